@@ -1,0 +1,5 @@
+import sys
+
+from nsbox.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line front ends: one module per subcommand, all thin users of the library."""

@@ -1,0 +1,104 @@
+"""``nsbox``: dispatch to a subcommand module; print errors as one line.
+
+Exit codes: the container's own for run/exec; 125 when nsbox fails to run it
+(Docker's convention, so the two never mix); otherwise 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "run": "run",
+}
+ALIASES: dict[str, str] = {}
+CONTAINER_COMMANDS = ("run", "exec", "debug")
+VERSION = "0.1.0"
+
+USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
+
+Isolate processes with the eight Linux namespaces, rootful or rootless.
+
+commands:
+  run       run a command in a new container
+"""
+
+
+def err(msg: str) -> None:
+    try:
+        sys.stderr.write(f"nsbox: {msg}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    while argv and argv[0].startswith("-"):
+        a = argv.pop(0)
+        if a in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        if a == "--version":
+            sys.stdout.write(f"nsbox {VERSION}\n")
+            return 0
+        if a == "--root" or a.startswith("--root="):
+            value = a.partition("=")[2] or (argv.pop(0) if argv else "")
+            if not value:
+                err("--root needs a directory")
+                return 2
+            os.environ["NSBOX_ROOT"] = os.path.abspath(value)
+            continue
+        err(f"unknown global option `{a}` (see nsbox --help)")
+        return 2
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 2
+    name = ALIASES.get(argv[0], argv[0])
+    modname = COMMANDS.get(name)
+    if modname is None:
+        err(f"unknown command `{argv[0]}` (see nsbox --help)")
+        return 2
+    failure = 125 if name in CONTAINER_COMMANDS else 1
+    try:
+        from importlib import import_module
+
+        mod = import_module(f"nsbox.cli.{modname}")
+        return int(mod.main(argv[1:]) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as e:  # noqa: BLE001 - the one place errors become a line
+        return report(e, failure)
+
+
+def report(e: BaseException, failure: int) -> int:
+    from ..errors import ExecError, NsboxError
+    from .args import UsageError
+
+    if isinstance(e, SystemExit):
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    if isinstance(e, UsageError):
+        err(str(e))
+        return 2 if failure == 1 else failure
+    if isinstance(e, ExecError):
+        err(str(e))
+        return e.exit_code
+    if isinstance(e, (NsboxError, OSError)):
+        err(str(e) if not isinstance(e, OSError) or e.__class__.__name__ == "KernelError"
+            else _os_error(e))
+        return getattr(e, "exit_code", failure) if isinstance(e, NsboxError) and \
+            getattr(e, "exit_code", 1) != 1 else failure
+    if os.environ.get("NSBOX_DEBUG"):
+        raise e
+    err(f"internal error: {type(e).__name__}: {e} (set NSBOX_DEBUG=1 for a traceback)")
+    return failure
+
+
+def _os_error(e: OSError) -> str:
+    where = f" `{e.filename}`" if e.filename else ""
+    return f"{e.strerror or e}{where}" if not where else f"{where.strip()}: {e.strerror}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

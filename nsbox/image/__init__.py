@@ -1,0 +1,1 @@
+"""Root filesystems: the embedded default, directories, and tarballs (safely unpacked)."""

@@ -1,0 +1,194 @@
+"""Unpack a root filesystem tarball without letting any entry land outside it.
+
+Refused, with the entry named: absolute names, ``..`` components, entries whose
+parent is a symlink (so nothing is written through a link), relative symlinks
+that climb above the root, and hard links to anything outside (or not yet
+unpacked).  Absolute symlinks are kept: in a root filesystem ``/bin/sh ->
+/bin/busybox`` means the container's own /bin (Alpine's minirootfs is built so),
+and nsbox resolves paths inside the root at run time; they are never followed
+here.  Every file is created with O_NOFOLLOW relative to a directory fd.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+import stat
+
+from ..errors import ConfigError, NsboxError
+
+O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeEntry(ConfigError):
+    pass
+
+
+def clean_name(name: str, tarball: str, what: str = "entry") -> list[str]:
+    """Split a member name into components; refuse absolute names and ``..``."""
+    if name.startswith("/"):
+        raise UnsafeEntry(f"{tarball}: tar {what} `{name}`: absolute path (would land outside the root)")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeEntry(f"{tarball}: tar {what} `{name}`: `..` escapes the target directory")
+    return parts
+
+
+def symlink_escapes(entry_parts: list[str], target: str) -> bool:
+    """Does a relative link target climb above the root from the link's directory?"""
+    if target.startswith("/"):
+        return False
+    depth = len(entry_parts) - 1
+    for p in target.split("/"):
+        if p == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif p not in ("", "."):
+            depth += 1
+    return False
+
+
+def _walk(root_fd: int, parts: list[str], tarball: str, name: str, create: bool = True) -> int:
+    """An fd for the directory ``parts`` under root, never following a symlink."""
+    fd = os.dup(root_fd)
+    for i, p in enumerate(parts):
+        try:
+            nfd = os.open(p, O_DIR, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                os.close(fd)
+                raise
+            os.mkdir(p, 0o755, dir_fd=fd)
+            nfd = os.open(p, O_DIR, dir_fd=fd)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (E.ELOOP, E.ENOTDIR):
+                where = "/".join(parts[: i + 1])
+                raise UnsafeEntry(f"{tarball}: tar entry `{name}`: its parent `{where}` is a symlink or "
+                                  "not a directory (refusing to write through it)") from None
+            raise
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+def unpack(tarball: str, dest: str, preserve_owner: bool | None = None) -> None:
+    """Unpack ``tarball`` (tar, .gz, .xz, .bz2) into the existing directory ``dest``."""
+    import tarfile
+
+    if preserve_owner is None:
+        preserve_owner = os.geteuid() == 0
+    try:
+        tf = tarfile.open(tarball, "r:*")
+    except (OSError, tarfile.TarError) as e:
+        raise ConfigError(f"--rootfs `{tarball}`: not a readable tar archive ({e})") from None
+    root_fd = os.open(dest, O_DIR)
+    dir_modes: list[tuple[list[str], int]] = []
+    try:
+        with tf:
+            for member in tf:
+                _extract(tf, member, root_fd, tarball, preserve_owner, dir_modes)
+        for parts, mode in reversed(dir_modes):
+            try:
+                fd = _walk(root_fd, parts, tarball, "/".join(parts), create=False)
+            except OSError:
+                continue
+            try:
+                os.chmod(fd, mode)
+            finally:
+                os.close(fd)
+    except tarfile.TarError as e:
+        raise ConfigError(f"--rootfs `{tarball}`: corrupt archive ({e})") from None
+    finally:
+        os.close(root_fd)
+
+
+def _extract(tf, member, root_fd: int, tarball: str, owner: bool, dir_modes: list) -> None:
+    parts = clean_name(member.name, tarball)
+    if not parts:
+        if member.isdir():
+            return
+        raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: empty name")
+    if member.issym() and symlink_escapes(parts, member.linkname):
+        raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: symlink to `{member.linkname}` points "
+                          "outside the root")
+    pfd = _walk(root_fd, parts[:-1], tarball, member.name)
+    base = parts[-1]
+    try:
+        if member.isdir():
+            try:
+                os.mkdir(base, 0o700, dir_fd=pfd)
+            except FileExistsError:
+                st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    _remove(pfd, base)
+                    os.mkdir(base, 0o700, dir_fd=pfd)
+            dir_modes.append((parts, member.mode & (0o7777 if owner else 0o777)))
+        else:
+            _remove(pfd, base)
+            if member.isreg():
+                src = tf.extractfile(member)
+                fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o600, dir_fd=pfd)
+                try:
+                    while chunk := src.read(1 << 20):
+                        os.write(fd, chunk)
+                finally:
+                    os.close(fd)
+            elif member.issym():
+                os.symlink(member.linkname, base, dir_fd=pfd)
+            elif member.islnk():
+                _hardlink(member, root_fd, pfd, base, tarball)
+            elif member.isfifo():
+                os.mkfifo(base, 0o600, dir_fd=pfd)
+            elif member.ischr() or member.isblk():
+                if not owner:
+                    return  # an unprivileged user may not mknod; the runtime provides /dev
+                kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+                os.mknod(base, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=pfd)
+            else:
+                return
+        if owner:
+            os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+        if not member.issym() and not member.isdir():
+            os.chmod(base, member.mode & (0o7777 if owner else 0o777), dir_fd=pfd)
+        if not member.issym():
+            os.utime(base, (member.mtime, member.mtime), dir_fd=pfd, follow_symlinks=False)
+    except UnsafeEntry:
+        raise
+    except OSError as e:
+        raise NsboxError(f"{tarball}: unpack `{member.name}`: {e.strerror}") from None
+    finally:
+        os.close(pfd)
+
+
+def _remove(pfd: int, base: str) -> None:
+    try:
+        st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise OSError(E.EISDIR, "an earlier entry made this a directory")
+    os.unlink(base, dir_fd=pfd)
+
+
+def _hardlink(member, root_fd: int, pfd: int, base: str, tarball: str) -> None:
+    parts = clean_name(member.linkname, tarball, "hard link target")
+    if not parts:
+        raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: hard link to the root")
+    try:
+        sfd = _walk(root_fd, parts[:-1], tarball, member.name, create=False)
+    except FileNotFoundError:
+        raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: hard link to `{member.linkname}`, "
+                          "which is not in the archive before it") from None
+    try:
+        st = os.stat(parts[-1], dir_fd=sfd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: hard link to a directory")
+        os.link(parts[-1], base, src_dir_fd=sfd, dst_dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise UnsafeEntry(f"{tarball}: tar entry `{member.name}`: hard link to `{member.linkname}`, "
+                          "which is not in the archive before it") from None
+    finally:
+        os.close(sfd)

@@ -1,0 +1,1 @@
+"""The executor: turns a spec into kernel calls in one documented order."""

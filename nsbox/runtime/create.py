@@ -1,0 +1,230 @@
+"""create: set a container up and leave its process waiting before execve.
+
+Runs in the parent (the nsbox process that will supervise the container, or
+exits after create in the OCI flow).  Each resource is registered for undo as
+it is made; on any failure they are released in reverse and the error says
+what failed (and what could not be cleaned, youki-style).
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+from ..errors import NsboxError
+from ..kernel import prctl
+from ..kernel.errors import KernelError
+from . import state as S
+from . import sync
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+
+    from ..cgroups.manager import Cgroup
+    from .launch import Launch
+
+
+class Undo:
+    """A stack of cleanups run in reverse; errors are collected, not raised."""
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[str, object]] = []
+
+    def push(self, what: str, fn) -> None:
+        self.actions.append((what, fn))
+
+    def run(self) -> list[str]:
+        errors = []
+        while self.actions:
+            what, fn = self.actions.pop()
+            try:
+                fn()  # type: ignore[operator]
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"{what}: {e}")
+        return errors
+
+    def clear(self) -> None:
+        self.actions.clear()
+
+
+class Created:
+    """A container whose init is waiting on the exec fifo."""
+
+    def __init__(self, container: S.Container, launch: Launch) -> None:
+        self.container = container
+        self.launch = launch
+        self.pid = 0
+        self.sock: _socket.socket | None = None
+        self.pty_master = -1
+        self.cgroup: Cgroup | None = None
+        self.undo = Undo()
+
+    def hold(self, kind: str, what: str, release, **record: object) -> None:
+        """Register a resource before creating it: in state.json (for the garbage
+        collector, should this process die) and on the undo stack (for us)."""
+        self.container.add_resource(kind, **record)
+        self.undo.push(what, release)
+
+
+def fail(created: Created, err: BaseException) -> BaseException:
+    """Undo everything; return the error to raise, with cleanup errors attached."""
+    errors = created.undo.run()
+    if errors and isinstance(err, (NsboxError, KernelError)):
+        msg = f"{err}. error during cleanup: {'; '.join(errors)}"
+        return NsboxError(msg)
+    return err
+
+
+def kill_init(created: Created) -> None:
+    if created.pid > 0:
+        try:
+            os.kill(created.pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(created.pid, 0)
+        except ChildProcessError:
+            pass
+        created.pid = 0
+
+
+def setup_cgroup(created: Created, path: str | None) -> None:
+    if not path:
+        return
+    from ..cgroups.manager import Cgroup
+
+    cg = Cgroup(path, created.launch.layout)
+
+    def release() -> None:
+        cg.kill_all()
+        cg.destroy()
+
+    created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
+    cg.create()
+    resources = created.launch.linux.resources
+    if resources:
+        from ..cgroups import apply
+
+        apply.apply(cg, resources, rootless=created.launch.rootless)
+    created.cgroup = cg
+
+
+def create(created: Created, cgroup_path: str | None, before_start=None) -> Created:
+    """Fork the stages and drive them until init reports ready.
+
+    ``before_start(created)`` runs once init's namespaces exist and before it
+    is released (network set-up, hooks); the container is in state "created".
+    """
+    launch = created.launch
+    c = created.container
+    try:
+        setup_cgroup(created, cgroup_path)
+        prctl.set_child_subreaper(True)
+        parent_sock, child_sock = sync.socketpair()
+        launch.parent_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            parent_sock.close()
+            from .init import intermediate
+
+            intermediate(launch, child_sock)
+            os._exit(1)
+        child_sock.close()
+        created.sock = parent_sock
+        created.undo.push("stop the container process", lambda: kill_init(created))
+        _drive(created, pid)
+        if before_start is not None:
+            before_start(created)
+        c.write(status=S.CREATED, pid=created.pid, pidStart=_start_time(created.pid))
+        return created
+    except BaseException as e:
+        raise fail(created, e) from None
+
+
+def _start_time(pid: int) -> int | None:
+    from ..procfs import start_time
+
+    return start_time(pid)
+
+
+def _drive(created: Created, intermediate_pid: int) -> None:
+    launch = created.launch
+    sock = created.sock
+    assert sock is not None
+    try:
+        sync.expect(sock, "stage1", "create namespaces")
+        if created.cgroup is not None:
+            created.cgroup.add(intermediate_pid)
+        if launch.new_userns:
+            from .userns import write_maps
+
+            write_maps(intermediate_pid, launch.uid_ranges, launch.gid_ranges, launch.rootless,
+                       launch.allow_setgroups)
+        sync.send(sock, {"type": "stage1_ack"})
+        msg, _ = sync.expect(sock, "init_pid", "create namespaces")
+        created.pid = msg["pid"]
+    finally:
+        _reap(intermediate_pid)
+    sync.send(sock, {"type": "reparented"})
+    while True:
+        msg, fds = sync.recv(sock)
+        if msg is None:
+            raise sync.ProtocolError("set up the container: its init exited without reporting")
+        kind = msg.get("type")
+        if kind == "error":
+            sync.raise_error(msg)
+        if kind == "pty" and fds:
+            created.pty_master = fds[0]
+            for extra in fds[1:]:
+                os.close(extra)
+            continue
+        if kind == "ready":
+            return
+        raise sync.ProtocolError(f"set up the container: unexpected message {kind!r}")
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def start(created: Created) -> None:
+    """Release init from the exec fifo and confirm the execve (run mode).
+
+    Opening the fifo for reading unblocks init's open for writing; then the
+    socket's EOF (init's end is close-on-exec) says the execve happened, or an
+    error message says why not.
+    """
+    c = created.container
+    fd = os.open(c.fifo, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        import select
+
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        sock = created.sock
+        if sock is not None:
+            p.register(sock.fileno(), select.POLLIN)
+        while True:
+            events = dict(p.poll())
+            if fd in events and events[fd] & select.POLLIN:
+                os.read(fd, 1)
+                break
+            if sock is not None and sock.fileno() in events:
+                msg, _ = sync.recv(sock)
+                if msg is None:
+                    raise sync.ProtocolError("start: the container process exited before execve")
+                if msg.get("type") == "error":
+                    sync.raise_error(msg)
+    finally:
+        os.close(fd)
+    if created.sock is not None:
+        msg, _ = sync.recv(created.sock)
+        created.sock.close()
+        created.sock = None
+        if msg is not None and msg.get("type") == "error":
+            sync.raise_error(msg)
+    c.write(status=S.RUNNING, started=S.now())

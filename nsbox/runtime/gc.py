@@ -1,0 +1,102 @@
+"""Garbage collection: finish the cleanup of containers whose nsbox process died.
+
+Every nsbox command calls :func:`collect` first.  A container whose owner.lock
+is free while its state says it is not stopped lost its supervisor (SIGKILL, a
+crash, a reboot of /run): its processes are killed, the resources recorded in
+state.json are released, and the directory is removed (foreground and --rm
+containers) or kept as "stopped" so that ``nsbox ps -a`` and ``rm`` still see it.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+from .. import procfs
+from . import resources
+from . import state as S
+
+# A directory being created is named .new-<id> until its owner lock is held.
+PENDING_PREFIX = ".new-"
+
+
+def collect(store: S.Store) -> list[str]:
+    """Clean up after dead owners; returns what was collected (for -v output)."""
+    done = []
+    try:
+        names = os.listdir(store.containers_dir)
+    except FileNotFoundError:
+        return done
+    for name in names:
+        path = f"{store.containers_dir}/{name}"
+        c = S.Container(store, name, path)
+        if name.startswith(PENDING_PREFIX):
+            if not c.owner_alive():
+                S.rmtree(path)
+                done.append(name)
+            continue
+        try:
+            st = c.read()
+        except Exception:  # noqa: BLE001 - a corrupt state file: leave it to `rm -f`
+            continue
+        if st.get("status") == S.STOPPED and not st.get("resources") and not st.get("autoRemove"):
+            continue
+        if st.get("supervised", True) is False:
+            if st.get("status") != S.STOPPED and procfs.alive(st.get("pid", 0), st.get("pidStart")):
+                continue
+        elif c.owner_alive():
+            continue
+        if not c.lock(blocking=False):
+            continue
+        try:
+            st = c.read()
+            if st.get("supervised", True) is not False and c.owner_alive():
+                continue
+            reap(c)
+            done.append(name)
+        finally:
+            c.unlock()
+    _stale_names(store)
+    return done
+
+
+def reap(c: S.Container, exit_code: int | None = None) -> None:
+    """Kill the container's processes, release its resources, record or remove it."""
+    st = c.state
+    pid = st.get("pid", 0)
+    if pid and procfs.alive(pid, st.get("pidStart")):
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except OSError:
+            pass
+    errors = resources.release_all(st.get("resources", []))
+    if st.get("autoRemove") or st.get("status") == S.CREATING and not st.get("detached"):
+        c.remove_dir()
+        return
+    changes = {"status": S.STOPPED, "resources": [], "pid": 0}
+    if st.get("status") != S.STOPPED:
+        changes["finished"] = S.now()
+        changes["exitCode"] = st.get("exitCode", 137 if exit_code is None else exit_code)
+        changes["exitReason"] = st.get("exitReason", "killed (its nsbox supervisor died)")
+    if errors:
+        changes["cleanupErrors"] = errors
+    c.write(**changes)
+
+
+def _stale_names(store: S.Store) -> None:
+    try:
+        names = os.listdir(store.names_dir)
+    except FileNotFoundError:
+        return
+    for n in names:
+        link = f"{store.names_dir}/{n}"
+        try:
+            target = os.readlink(link)
+        except OSError:
+            continue
+        if not os.path.isdir(f"{store.containers_dir}/{target}") and \
+                not os.path.isdir(f"{store.containers_dir}/{PENDING_PREFIX}{target}"):
+            try:
+                os.unlink(link)
+            except OSError:
+                pass

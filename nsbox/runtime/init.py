@@ -1,0 +1,156 @@
+"""The child stages: intermediate (stage 1) and init (stage 2, PID 1).
+
+Stage names and order follow runc's nsexec.c (STAGE_CHILD, STAGE_INIT) and
+youki's container_{intermediate,init}_process.rs; the protocol is drawn in
+sync.py.  Everything here runs in a forked child: it never returns, never raises
+(errors go to the parent as data, then ``os._exit``), never runs atexit handlers.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+from ..kernel import ids, ns, prctl
+from ..kernel.errors import KernelError
+from . import sync
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+
+    from .launch import Launch
+
+
+def _die(sock: _socket.socket, err: BaseException) -> None:
+    sync.send_error(sock, err)
+    os._exit(1)
+
+
+def intermediate(launch: Launch, sock: _socket.socket) -> None:
+    """Stage 1: join/create namespaces, then fork init into them."""
+    try:
+        if launch.die_with_parent:
+            prctl.set_pdeathsig(_signal.SIGKILL)
+            if os.getppid() != launch.parent_pid:
+                os._exit(1)  # the parent died before we could ask to die with it
+        for kind, path in launch.join:
+            fd = ns.open_ns(path)
+            try:
+                ns.setns(fd, kind, path)
+            finally:
+                os.close(fd)
+        if launch.new_userns:
+            try:
+                ns.unshare(ns.KINDS["user"][0])
+            except KernelError as e:
+                from .userns import diagnose_unshare
+
+                raise diagnose_unshare(e) from None
+        sync.send(sock, {"type": "stage1"})
+        sync.expect(sock, "stage1_ack", "set up the user namespace")
+        if launch.new_userns:
+            become_root(launch)
+        if launch.unshare_flags:
+            ns.unshare(launch.unshare_flags)
+        if launch.time_offsets:
+            _write_time_offsets(launch.time_offsets)
+        pid = os.fork()
+        if pid == 0:
+            init(launch, sock)  # never returns
+        sync.send(sock, {"type": "init_pid", "pid": pid})
+        os._exit(0)
+    except BaseException as e:  # noqa: BLE001 - the child reports everything
+        _die(sock, e)
+
+
+def become_root(launch: Launch) -> None:
+    """In a fresh user namespace: become its root (if mapped) and drop host groups."""
+    if any(i == 0 for i, _o, _n in launch.gid_ranges):
+        ids.setresgid(0)
+    if any(i == 0 for i, _o, _n in launch.uid_ranges):
+        ids.setresuid(0)
+    if launch.allow_setgroups:
+        try:
+            os.setgroups([])
+        except OSError:
+            pass
+
+
+def _write_time_offsets(data: str) -> None:
+    # time_namespaces(7): offsets are written after unshare(CLONE_NEWTIME) and
+    # before the first process enters the namespace (our fork of init).
+    path = "/proc/self/timens_offsets"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise KernelError(e.errno or 0, f"write time offsets {data.strip()!r} to `{path}`", path) from None
+
+
+def preload(launch: Launch) -> None:
+    """Import now what init needs after pivot_root: the host's files (this
+    package included) are out of reach once the old root is detached."""
+    import importlib
+
+    mods = ["nsbox.kernel.linux", "nsbox.kernel.fs", "nsbox.kernel.mount", "nsbox.kernel.ids",
+            "nsbox.kernel.libc", "nsbox.runtime.rootfs", "nsbox.runtime.process",
+            "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "fcntl", "struct"]
+    if launch.process.terminal:
+        mods += ["termios"]
+    if launch.process.rlimits:
+        mods += ["resource"]
+    if launch.init_wrapper:
+        mods += ["nsbox.runtime.tini"]
+    if any(s.kind == "cgroup" for s in launch.plan.mounts):
+        mods += ["nsbox.runtime.cgroupfs", "nsbox.cgroups.detect"]
+    from . import security
+
+    mods += security.preload(launch)
+    for name in mods:
+        importlib.import_module(name)
+
+
+def init(launch: Launch, sock: _socket.socket) -> None:
+    """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
+    try:
+        sync.expect(sock, "reparented", "wait for the parent")
+        if launch.die_with_parent:
+            prctl.set_pdeathsig(_signal.SIGKILL)
+        preload(launch)
+        from ..kernel.linux import LinuxKernel
+        from . import process, rootfs
+
+        k = LinuxKernel()
+        plan = launch.plan
+        if plan.setup_rootfs:
+            rootfs.setup(plan, k, launch.layout)
+        spec = launch.spec
+        if spec.hostname is not None and "uts" in launch.new:
+            from ..kernel.uts import sethostname
+
+            sethostname(spec.hostname)
+        if spec.domainname is not None and "uts" in launch.new:
+            from ..kernel.uts import setdomainname
+
+            setdomainname(spec.domainname)
+        if "network" in launch.new:
+            from ..kernel.netdev import link_up
+
+            link_up("lo")
+        master = process.setup_console(launch) if launch.process.terminal else -1
+        if master >= 0:
+            sync.send(sock, {"type": "pty"}, (master,))
+            os.close(master)
+        if plan.setup_rootfs:
+            rootfs.finish(plan, k)
+        process.prepare(launch)
+        argv0 = process.find_executable(launch)
+        sync.send(sock, {"type": "ready"})
+        process.wait_for_start(launch)
+        process.exec_container(launch, argv0)
+    except BaseException as e:  # noqa: BLE001
+        _die(sock, e)

@@ -1,0 +1,53 @@
+"""Launch: everything the child stages need, computed by the parent before fork.
+
+The children are forks of the parent, so they read these objects directly; only
+results and errors travel back over the socket (sync.py).
+"""
+
+from __future__ import annotations
+
+from ..kernel.ns import JOIN_ORDER, KINDS
+from ..spec import model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..cgroups.detect import Layout
+    from .plan import Plan
+
+
+class Launch:
+    def __init__(self, spec: model.Spec, plan: Plan, *, fifo_fd: int, rootless: bool,
+                 die_with_parent: bool = True, layout: Layout | None = None) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.process = spec.process or model.Process()
+        self.linux = spec.linux or model.Linux()
+        self.fifo_fd = fifo_fd
+        self.rootless = rootless
+        self.die_with_parent = die_with_parent
+        self.layout = layout
+        self.parent_pid = 0
+        # namespaces: joined by path (in JOIN_ORDER) or created (one unshare)
+        self.join: list[tuple[str, str]] = []
+        self.new: set[str] = set()
+        kinds = {ns.type: ns for ns in self.linux.namespaces}
+        for kind in JOIN_ORDER:
+            ns = kinds.get(kind)
+            if ns is None:
+                continue
+            if ns.path:
+                self.join.append((kind, ns.path))
+            else:
+                self.new.add(kind)
+        self.new_userns = "user" in self.new
+        self.unshare_flags = 0
+        for kind in self.new - {"user"}:
+            self.unshare_flags |= KINDS[kind][0]
+        self.uid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.uid_mappings]
+        self.gid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.gid_mappings]
+        self.allow_setgroups = not rootless or not self.gid_ranges or len(self.gid_ranges) > 1 \
+            or self.gid_ranges[0][2] > 1
+        offsets = self.linux.time_offsets
+        self.time_offsets = "".join(
+            f"{clock} {off.secs} {off.nanosecs}\n" for clock, off in offsets.items()) if offsets else ""
+        self.init_wrapper = spec.annotations.get(model.ANN_INIT) == "true"

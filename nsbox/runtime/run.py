@@ -1,0 +1,227 @@
+"""``nsbox run`` in the foreground: create + start + wait in one process.
+
+This process supervises the container: it is the subreaper its init is
+reparented to, holds owner.lock, forwards signals to the container, proxies the
+terminal, records the exit status, and removes everything when the container
+exits (a foreground container leaves nothing behind, like ``runc run``; keep
+one with ``run -d``).  If it is SIGKILLed, the container dies with it (parent
+death signal) and the next nsbox command collects the rest (gc.py).
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+from ..errors import NsboxError
+from ..spec import model
+from . import state as S
+from .create import Created, create, start
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..spec.options import RunOptions
+
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
+
+
+class Interrupted(NsboxError):
+    """A signal arrived before the container started: set-up is abandoned."""
+
+    def __init__(self, sig: int) -> None:
+        super().__init__(f"interrupted by signal {sig} while starting the container")
+        self.exit_code = 128 + sig
+
+
+def new_id() -> str:
+    return os.urandom(32).hex()
+
+
+def root_owner(spec: model.Spec) -> tuple[int, int] | None:
+    """Host uid/gid of the container's root when it is not the caller (user namespace)."""
+    linux = spec.linux
+    if linux is None or not linux.uid_mappings:
+        return None
+    from .userns import ranges, to_host
+
+    uid = to_host(ranges(linux.uid_mappings), 0)
+    gid = to_host(ranges(linux.gid_mappings), 0)
+    if uid is None or gid is None or (uid == os.geteuid() and gid == os.getegid()):
+        return None
+    return uid, gid
+
+
+def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bool,
+            cid: str | None = None) -> Created:
+    """Make the container directory, its root filesystem, spec and launch plan."""
+    from ..image.rootfs import prepare as prepare_rootfs
+    from ..spec.builder import Host, RootfsInput, build
+    from .launch import Launch
+    from .plan import make_plan
+
+    cid = cid or new_id()
+    if opts.name:
+        S.valid_id(opts.name, "container name")
+    host = Host()
+    # The user namespace decides who must own the root's directories: build a
+    # first spec on a placeholder root to learn it (cheap: no I/O but /etc/subuid).
+    probe = build(opts, cid=cid, rootfs=RootfsInput("/"), host=host)
+    owner = root_owner(probe)
+    c = store.new(cid, opts.name)
+    try:
+        c.init_state(name=opts.name, detached=detached, autoRemove=auto_remove,
+                     rootless=host.rootless, command=list(opts.command))
+        if owner is not None:
+            _share_path_with(store, c, owner)
+        rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
+        spec = build(opts, cid=cid, rootfs=rootfs, host=host)
+        from .. import jsonio
+
+        jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
+        linux = spec.linux or model.Linux()
+        layout = None
+        if linux.cgroups_path or linux.namespace("cgroup") is not None:
+            from ..cgroups.detect import detect
+
+            layout = detect()
+        new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
+        plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless,
+                         cgroup_ns=linux.namespace("cgroup") is not None)
+        os.mkfifo(c.fifo, 0o622)
+        if owner is not None:
+            os.chown(c.fifo, owner[0], owner[1])
+        from ..kernel.fs import O_PATH
+
+        fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
+        launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
+        created = Created(c, launch)
+        created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
+        return created
+    except BaseException:
+        c.remove_dir()
+        raise
+
+
+def _share_path_with(store: S.Store, c: S.Container, owner: tuple[int, int]) -> None:
+    """Let a user-namespaced root (host uid != ours) reach its root directory:
+    the parents become traversable (0711, not listable) and the container's own
+    directory is 0710 with its group, as Docker does for userns-remap."""
+    for d in (store.root, store.containers_dir):
+        os.chmod(d, 0o711)
+    os.chown(c.path, -1, owner[1])
+    os.chmod(c.path, 0o710)
+
+
+class Foreground:
+    """Signal forwarding and terminal foreground handling for a running container."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.started = False
+        self.saved: dict[int, object] = {}
+        self.tty_fd = -1
+        self.pgrp = os.getpgrp()
+
+    def install(self) -> None:
+        for name in FORWARDED:
+            sig = getattr(_signal, name)
+            self.saved[sig] = _signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            _signal.signal(sig, old)  # type: ignore[arg-type]
+        self.saved.clear()
+        if self.tty_fd >= 0:
+            old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
+            try:
+                os.tcsetpgrp(self.tty_fd, self.pgrp)
+            except OSError:
+                pass
+            _signal.signal(_signal.SIGTTOU, old)
+            self.tty_fd = -1
+
+    def _handle(self, sig: int, _frame: object) -> None:
+        if not self.started:
+            raise Interrupted(sig)
+        if self.pid:
+            try:
+                os.kill(self.pid, sig)
+            except OSError:
+                pass
+
+    def give_terminal(self, pid: int) -> None:
+        """Make the container the terminal's foreground process group (as a shell
+        does for a job), so Ctrl-C reaches it once, from the terminal."""
+        for fd in (0, 1, 2):
+            try:
+                if os.isatty(fd) and os.tcgetpgrp(fd) == self.pgrp:
+                    os.setpgid(pid, pid)
+                    old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
+                    try:
+                        os.tcsetpgrp(fd, pid)
+                    finally:
+                        _signal.signal(_signal.SIGTTOU, old)
+                    self.tty_fd = fd
+                    return
+            except OSError:
+                continue
+
+
+def wait_exit(pid: int) -> int:
+    """Reap children (we are a subreaper) until ``pid`` exits; its exit code (128+N if signalled)."""
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if wpid == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code
+
+
+def finish(created: Created, code: int) -> None:
+    """After the container's init exited: kill stragglers, release resources, remove."""
+    c = created.container
+    created.pid = 0  # reaped: never signal that number again
+    errors = created.undo.run()
+    c.release_ownership()
+    if c.state.get("autoRemove", True):
+        c.remove_dir()
+    else:
+        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[])
+    if errors:
+        raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
+
+
+def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
+    from .gc import collect
+
+    store = store or S.Store()
+    store.ensure()
+    collect(store)
+    fg = Foreground()
+    fg.install()
+    try:
+        created = prepare(opts, store, detached=False, auto_remove=True)
+        launch = created.launch
+        create(created, (launch.linux.cgroups_path))
+        fg.pid = created.pid
+        if created.pty_master < 0:
+            fg.give_terminal(created.pid)
+        try:
+            start(created)
+        except BaseException as e:
+            from .create import fail
+
+            raise fail(created, e) from None
+        fg.started = True
+        if created.pty_master >= 0:
+            from .tty import Terminal
+
+            with Terminal(created.pty_master) as term:
+                term.pump(created.pid)
+        code = wait_exit(created.pid)
+        finish(created, code)
+        return code
+    finally:
+        fg.restore()

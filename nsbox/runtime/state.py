@@ -1,0 +1,337 @@
+"""Container state on disk: one 0700 directory per container, written atomically.
+
+Layout (``<root>`` is /run/nsbox for root, $XDG_RUNTIME_DIR/nsbox otherwise)::
+
+    <root>/containers/<id>/state.json   OCI state + nsbox fields (atomic rename)
+    <root>/containers/<id>/config.json  the spec the container was created from
+    <root>/containers/<id>/owner.lock   flock held by the nsbox process supervising it
+    <root>/containers/<id>/lock         flock serialising commands on this container
+    <root>/containers/<id>/exec.fifo    init blocks opening it until start (runc's exec fifo)
+    <root>/containers/<id>/rootfs/      the container's root (or overlay merge point)
+    <root>/names/<name> -> <id>         symlink: names are unique, claimed atomically
+
+Every resource a container holds outside its directory (cgroups, netns
+registrations, links, firewall rules, leases) is recorded in ``resources`` in
+state.json *before* it is created, so that whoever finds the owner dead (the next
+nsbox command: :func:`nsbox.runtime.gc.collect`) can release it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+
+from .. import jsonio
+from ..errors import ConfigError, ContainerNotFound, NsboxError
+from ..spec.model import OCI_VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", "stopped", "paused"
+
+
+def default_root() -> str:
+    env = os.environ.get("NSBOX_ROOT")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/run/nsbox"
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and _owned_dir(xdg):
+        return f"{xdg}/nsbox"
+    return f"/tmp/nsbox-{os.geteuid()}"
+
+
+def _owned_dir(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and (st.st_mode & 0o170000) == 0o040000
+
+
+def ensure_private_dir(path: str) -> None:
+    """Create ``path`` 0700 (parents too); refuse one owned by someone else or a symlink."""
+    try:
+        os.mkdir(path, 0o700)
+        return
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        ensure_private_dir(os.path.dirname(path))
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        return
+    except OSError as e:
+        raise NsboxError(f"create state directory `{path}`: {e.strerror}") from None
+    st = os.lstat(path)
+    if (st.st_mode & 0o170000) != 0o040000:
+        raise NsboxError(f"state directory `{path}`: not a directory (a symlink here is refused)")
+    if st.st_uid != os.geteuid():
+        raise NsboxError(f"state directory `{path}`: owned by uid {st.st_uid}, not by us ({os.geteuid()})")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def valid_id(value: str, what: str = "container id") -> str:
+    ok = value and len(value) <= 128 and value[0].isalnum() and all(
+        c.isalnum() or c in "_.-" for c in value)
+    if not ok or not value.isascii():
+        raise ConfigError(f"{what} `{value}`: must be 1-128 of [A-Za-z0-9_.-], starting with a letter or digit")
+    return value
+
+
+class Store:
+    """The state root: finds, creates and lists containers."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root or default_root()
+        self.containers_dir = f"{self.root}/containers"
+        self.names_dir = f"{self.root}/names"
+
+    def ensure(self) -> None:
+        if not os.path.isdir(self.containers_dir) or not os.path.isdir(self.names_dir):
+            ensure_private_dir(self.root)
+            ensure_private_dir(self.containers_dir)
+            ensure_private_dir(self.names_dir)
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.containers_dir))
+        except FileNotFoundError:
+            return []
+
+    def new(self, cid: str, name: str | None = None) -> Container:
+        """Create a container directory, owned (owner.lock held) before it is visible.
+
+        It is made as ``.new-<id>`` and renamed once the lock is held, so the
+        garbage collector never mistakes a container being created for a dead one."""
+        self.ensure()
+        final = f"{self.containers_dir}/{cid}"
+        if os.path.lexists(final):
+            raise ConfigError(f"container id `{cid}`: already in use")
+        tmp = f"{self.containers_dir}/.new-{cid}"
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:
+            raise ConfigError(f"container id `{cid}`: already in use") from None
+        c = Container(self, cid, tmp)
+        try:
+            c.take_ownership()
+            if name:
+                try:
+                    os.symlink(cid, f"{self.names_dir}/{name}")
+                except FileExistsError:
+                    raise ConfigError(f"container name `{name}`: already in use by "
+                                      f"{self._name_target(name)}") from None
+            os.rename(tmp, final)
+        except BaseException:
+            c.release_ownership()
+            rmtree(tmp)
+            raise
+        c.path = final
+        return c
+
+    def _name_target(self, name: str) -> str:
+        try:
+            return os.readlink(f"{self.names_dir}/{name}")[:12]
+        except OSError:
+            return "another container"
+
+    def lookup(self, ref: str) -> Container:
+        """A container by name, full id, or unique id prefix."""
+        if not ref or "/" in ref or ref in (".", ".."):
+            raise ContainerNotFound(f"no such container: `{ref}`")
+        try:
+            cid = os.readlink(f"{self.names_dir}/{ref}")
+        except OSError:
+            cid = ref
+        path = f"{self.containers_dir}/{cid}"
+        if os.path.isdir(path):
+            return Container(self, cid, path)
+        matches = [i for i in self.ids() if i.startswith(ref)]
+        if len(matches) == 1:
+            return Container(self, matches[0], f"{self.containers_dir}/{matches[0]}")
+        if len(matches) > 1:
+            raise ContainerNotFound(f"container `{ref}`: ambiguous id prefix ({len(matches)} match)")
+        raise ContainerNotFound(f"no such container: `{ref}`")
+
+    def release_name(self, name: str | None, cid: str) -> None:
+        if not name:
+            return
+        link = f"{self.names_dir}/{name}"
+        try:
+            if os.readlink(link) == cid:
+                os.unlink(link)
+        except OSError:
+            pass
+
+
+class Container:
+    """One container directory and its state.json."""
+
+    def __init__(self, store: Store, cid: str, path: str) -> None:
+        self.store = store
+        self.id = cid
+        self.path = path
+        self._state: dict[str, Any] | None = None
+        self._lock_fd = -1
+        self._owner_fd = -1
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def rootfs(self) -> str:
+        return f"{self.path}/rootfs"
+
+    @property
+    def fifo(self) -> str:
+        return f"{self.path}/exec.fifo"
+
+    @property
+    def log_path(self) -> str:
+        return f"{self.path}/container.log"
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        if self._state is None:
+            self._state = self.read()
+        return self._state
+
+    def read(self) -> dict[str, Any]:
+        try:
+            st = jsonio.load_file(f"{self.path}/state.json")
+        except FileNotFoundError:
+            st = {"ociVersion": OCI_VERSION, "id": self.id, "status": CREATING, "pid": 0,
+                  "resources": []}
+        except (OSError, ValueError) as e:
+            raise NsboxError(f"read state of container `{self.id}`: {e}") from None
+        self._state = st
+        return st
+
+    def write(self, **changes: Any) -> dict[str, Any]:
+        st = self.state
+        st.update(changes)
+        jsonio.write_atomic(f"{self.path}/state.json", st)
+        return st
+
+    def init_state(self, **fields: Any) -> None:
+        self._state = {"ociVersion": OCI_VERSION, "id": self.id, "status": CREATING, "pid": 0,
+                       "bundle": self.path, "annotations": {}, "created": now(),
+                       "owner": os.getpid(), "resources": []}
+        self.write(**fields)
+
+    def add_resource(self, kind: str, **data: Any) -> None:
+        """Record a resource before creating it (write-ahead), so GC can release it."""
+        res = list(self.state.get("resources", []))
+        res.append({"kind": kind, **data})
+        self.write(resources=res)
+
+    def drop_resource(self, kind: str) -> None:
+        res = [r for r in self.state.get("resources", []) if r.get("kind") != kind]
+        self.write(resources=res)
+
+    # -- locks ---------------------------------------------------------------
+    def lock(self, blocking: bool = True) -> bool:
+        """Serialise commands on this container (flock on ``lock``)."""
+        if self._lock_fd >= 0:
+            return True
+        fd = os.open(f"{self.path}/lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+        self._state = None  # re-read under the lock
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def take_ownership(self) -> None:
+        """Hold owner.lock for as long as this process supervises the container."""
+        fd = os.open(f"{self.path}/owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._owner_fd = fd
+
+    @property
+    def owner_fd(self) -> int:
+        return self._owner_fd
+
+    def owner_alive(self) -> bool:
+        """True while some process holds owner.lock."""
+        try:
+            fd = os.open(f"{self.path}/owner.lock", os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def release_ownership(self) -> None:
+        if self._owner_fd >= 0:
+            os.close(self._owner_fd)
+            self._owner_fd = -1
+
+    # -- removal -------------------------------------------------------------
+    def remove_dir(self) -> None:
+        self.store.release_name(self.state.get("name"), self.id)
+        rmtree(self.path)
+
+
+def rmtree(path: str) -> None:
+    """Remove a tree without following symlinks or crossing into mounts.
+
+    (shutil imports fnmatch and re; this is all the runtime needs.)
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if (st.st_mode & 0o170000) != 0o040000:
+        os.unlink(path)
+        return
+    dev = st.st_dev
+    try:
+        entries = list(os.scandir(path))
+    except PermissionError:
+        os.chmod(path, 0o700)
+        entries = list(os.scandir(path))
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.stat(follow_symlinks=False).st_dev != dev:
+                    raise NsboxError(f"remove `{entry.path}`: a mount point, refusing to descend")
+                rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise NsboxError(f"remove `{path}`: {e.strerror}") from None

@@ -1,0 +1,45 @@
+"""A minimal init (``--init``): PID 1 that forwards signals and reaps zombies.
+
+A process that is PID 1 of its namespace gets no default signal actions
+(pid_namespaces(7)) and inherits every orphan; most programs handle neither.
+This stays in the container as PID 1, runs the command as its child, forwards
+the usual signals to it, reaps everything, and exits with the child's status.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT",
+           "SIGALRM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+
+
+def run_init(path: str, argv: list[str], env: dict[str, str]) -> None:
+    from .process import _reset_signals
+
+    child = os.fork()
+    if child == 0:
+        try:
+            _reset_signals()
+            os.execve(path, argv, env)
+        finally:
+            os._exit(127)
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(child, sig)
+        except OSError:
+            pass
+
+    for name in FORWARD:
+        _signal.signal(getattr(_signal, name), forward)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
