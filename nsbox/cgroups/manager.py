@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
+import _signal as signal
 import time
 
 from ..kernel.errors import KernelError

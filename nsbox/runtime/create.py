@@ -16,6 +16,7 @@ from ..kernel import prctl
 from ..kernel.errors import KernelError
 from . import state as S
 from . import sync
+from ..trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,8 +155,10 @@ def _drive(created: Created, intermediate_pid: int) -> None:
     assert sock is not None
     try:
         sync.expect(sock, "stage1", "create namespaces")
+        mark("main: stage1")
         if created.cgroup is not None:
             created.cgroup.add(intermediate_pid)
+        mark("main: cgroup joined")
         if launch.new_userns:
             from .userns import write_maps
 
@@ -180,6 +183,7 @@ def _drive(created: Created, intermediate_pid: int) -> None:
                 os.close(extra)
             continue
         if kind == "ready":
+            mark("main: ready")
             return
         raise sync.ProtocolError(f"set up the container: unexpected message {kind!r}")
 

@@ -14,6 +14,7 @@ import os
 from ..kernel import ids, ns, prctl
 from ..kernel.errors import KernelError
 from . import sync
+from ..trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def intermediate(launch: Launch, sock: _socket.socket) -> None:
             ns.unshare(launch.unshare_flags)
         if launch.time_offsets:
             _write_time_offsets(launch.time_offsets)
+        mark("intermediate: namespaces")
         pid = os.fork()
         if pid == 0:
             init(launch, sock)  # never returns
@@ -120,7 +122,9 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         sync.expect(sock, "reparented", "wait for the parent")
         if launch.die_with_parent:
             prctl.set_pdeathsig(_signal.SIGKILL)
+        mark("init: start")
         preload(launch)
+        mark("init: preloaded")
         from ..kernel.linux import LinuxKernel
         from . import process, rootfs
 
@@ -128,6 +132,7 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         plan = launch.plan
         if plan.setup_rootfs:
             rootfs.setup(plan, k, launch.layout)
+        mark("init: rootfs")
         spec = launch.spec
         if spec.hostname is not None and "uts" in launch.new:
             from ..kernel.uts import sethostname
@@ -149,6 +154,7 @@ def init(launch: Launch, sock: _socket.socket) -> None:
             rootfs.finish(plan, k)
         process.prepare(launch)
         argv0 = process.find_executable(launch)
+        mark("init: ready")
         sync.send(sock, {"type": "ready"})
         process.wait_for_start(launch)
         process.exec_container(launch, argv0)

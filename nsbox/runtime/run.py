@@ -15,6 +15,7 @@ import os
 
 from ..errors import NsboxError
 from ..spec import model
+from ..trace import mark
 from . import state as S
 from .create import Created, create, start
 
@@ -196,13 +197,16 @@ def finish(created: Created, code: int) -> None:
 def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
+    mark("run: start")
     store = store or S.Store()
     store.ensure()
     collect(store)
+    mark("run: gc done")
     fg = Foreground()
     fg.install()
     try:
         created = prepare(opts, store, detached=False, auto_remove=True)
+        mark("run: prepared")
         launch = created.launch
         create(created, (launch.linux.cgroups_path))
         fg.pid = created.pid
@@ -215,13 +219,16 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
 
             raise fail(created, e) from None
         fg.started = True
+        mark("run: started")
         if created.pty_master >= 0:
             from .tty import Terminal
 
             with Terminal(created.pty_master) as term:
                 term.pump(created.pid)
         code = wait_exit(created.pid)
+        mark("run: exited")
         finish(created, code)
+        mark("run: cleaned up")
         return code
     finally:
         fg.restore()

@@ -1,0 +1,17 @@
+"""NSBOX_TRACE=1: timestamps of start-up stages on stderr, across the processes.
+
+Times are CLOCK_MONOTONIC in ms (comparable between the parent and children,
+unless a time namespace offsets them).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+ON = bool(os.environ.get("NSBOX_TRACE"))
+
+
+def mark(what: str) -> None:
+    if ON:
+        os.write(2, f"[trace {os.getpid()} {time.monotonic() * 1000:.2f}] {what}\n".encode())
