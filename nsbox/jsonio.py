@@ -9,7 +9,6 @@ readable by any tool.
 from __future__ import annotations
 
 import os
-
 from _json import encode_basestring as _quote
 from _json import make_scanner as _make_scanner
 

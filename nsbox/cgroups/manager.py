@@ -7,9 +7,9 @@ the value, as youki's WrappedIoError does: "write `1234` to `/sys/fs/cgroup/pids
 
 from __future__ import annotations
 
+import _signal as signal
 import errno
 import os
-import _signal as signal
 import time
 
 from ..kernel.errors import KernelError
@@ -72,7 +72,7 @@ class Cgroup:
     def _mkdirs(self, h: Hierarchy) -> None:
         parts = [p for p in self.path.split("/") if p]
         cur = h.mountpoint
-        for i, part in enumerate(parts):
+        for _i, part in enumerate(parts):
             parent = cur
             cur = f"{cur}/{part}"
             if h.version == 2:

@@ -14,9 +14,9 @@ import os
 from ..errors import NsboxError
 from ..kernel import prctl
 from ..kernel.errors import KernelError
+from ..trace import mark
 from . import state as S
 from . import sync
-from ..trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,22 +154,24 @@ def _drive(created: Created, intermediate_pid: int) -> None:
     sock = created.sock
     assert sock is not None
     try:
-        sync.expect(sock, "stage1", "create namespaces")
-        mark("main: stage1")
-        if created.cgroup is not None:
-            created.cgroup.add(intermediate_pid)
-        mark("main: cgroup joined")
         if launch.new_userns:
+            sync.expect(sock, "stage1", "create the user namespace")
             from .userns import write_maps
 
             write_maps(intermediate_pid, launch.uid_ranges, launch.gid_ranges, launch.rootless,
                        launch.allow_setgroups)
-        sync.send(sock, {"type": "stage1_ack"})
+            sync.send(sock, {"type": "stage1_ack"})
         msg, _ = sync.expect(sock, "init_pid", "create namespaces")
         created.pid = msg["pid"]
+        mark("main: init forked")
     finally:
         _reap(intermediate_pid)
     sync.send(sock, {"type": "reparented"})
+    if created.cgroup is not None:
+        created.cgroup.add(created.pid)
+        mark("main: cgroup joined")
+    if launch.defer_cgroupns:
+        sync.send(sock, {"type": "cgroup"})
     while True:
         msg, fds = sync.recv(sock)
         if msg is None:

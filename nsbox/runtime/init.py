@@ -13,8 +13,8 @@ import os
 
 from ..kernel import ids, ns, prctl
 from ..kernel.errors import KernelError
-from . import sync
 from ..trace import mark
+from . import sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,9 +48,8 @@ def intermediate(launch: Launch, sock: _socket.socket) -> None:
                 from .userns import diagnose_unshare
 
                 raise diagnose_unshare(e) from None
-        sync.send(sock, {"type": "stage1"})
-        sync.expect(sock, "stage1_ack", "set up the user namespace")
-        if launch.new_userns:
+            sync.send(sock, {"type": "stage1"})
+            sync.expect(sock, "stage1_ack", "set up the user namespace")
             become_root(launch)
         if launch.unshare_flags:
             ns.unshare(launch.unshare_flags)
@@ -116,6 +115,23 @@ def preload(launch: Launch) -> None:
         importlib.import_module(name)
 
 
+class CgroupBarrier:
+    """Wait until the parent has moved us into the container's cgroup, then
+    create the cgroup namespace (once; before /sys/fs/cgroup is mounted)."""
+
+    def __init__(self, launch: Launch, sock: _socket.socket) -> None:
+        self.launch = launch
+        self.sock = sock
+        self.done = not launch.defer_cgroupns
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        sync.expect(self.sock, "cgroup", "join the container's cgroup")
+        ns.unshare(ns.KINDS["cgroup"][0])
+
+
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
@@ -130,8 +146,10 @@ def init(launch: Launch, sock: _socket.socket) -> None:
 
         k = LinuxKernel()
         plan = launch.plan
+        barrier = CgroupBarrier(launch, sock)
         if plan.setup_rootfs:
-            rootfs.setup(plan, k, launch.layout)
+            rootfs.setup(plan, k, launch.layout, before_cgroup=barrier)
+        barrier()
         mark("init: rootfs")
         spec = launch.spec
         if spec.hostname is not None and "uts" in launch.new:

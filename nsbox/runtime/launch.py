@@ -40,8 +40,13 @@ class Launch:
             else:
                 self.new.add(kind)
         self.new_userns = "user" in self.new
+        # With a cgroup to join, the parent moves init into it while init sets up
+        # its root (a cgroup migration waits for an RCU grace period: ~10 ms), and
+        # init creates its cgroup namespace once it is in: the namespace's root
+        # is the cgroup a process is in when it unshares (cgroup_namespaces(7)).
+        self.defer_cgroupns = "cgroup" in self.new and bool(self.linux.cgroups_path)
         self.unshare_flags = 0
-        for kind in self.new - {"user"}:
+        for kind in self.new - {"user"} - ({"cgroup"} if self.defer_cgroupns else set()):
             self.unshare_flags |= KINDS[kind][0]
         self.uid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.uid_mappings]
         self.gid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.gid_mappings]

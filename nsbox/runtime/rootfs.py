@@ -211,11 +211,16 @@ def remount_root_readonly(k: Kernel) -> None:
     k.mount(None, "/", None, M.MS_BIND | M.MS_REMOUNT | M.MS_RDONLY | k.mount_flags("/"), label="/")
 
 
-def setup(plan: Plan, k: Kernel, layout=None, console: str | None = None) -> None:
-    """Steps 1-5 (everything before the process drops privileges)."""
+def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
+    """Steps 1-5 (everything before the process drops privileges).
+
+    ``before_cgroup()`` is called before the first cgroup mount (init waits
+    there for its cgroup and creates its cgroup namespace)."""
     root_fd = mount_root(plan, k)
     try:
         for step in plan.mounts:
+            if step.kind == "cgroup" and before_cgroup is not None:
+                before_cgroup()
             do_mount(step, k, root_fd, layout)
         for d in plan.devices:
             make_device(d, k, root_fd)

@@ -85,7 +85,7 @@ class Terminal:
                     events = p.poll()
                 except InterruptedError:
                     continue
-                for fd, ev in events:
+                for fd, _ev in events:
                     if fd == pidfd:
                         self._drain()
                         return

@@ -52,7 +52,7 @@ def check_rules(which: str, rs: list[Range]) -> None:
             raise ConfigError(f"{text}: range goes past the largest id {ID_LIMIT - 1}")
     for side, name in ((0, "inside (container)"), (1, "outside (host)")):
         spans = sorted((r[side], r[side] + r[2], r) for r in rs)
-        for (a0, a1, ra), (b0, _b1, rb) in zip(spans, spans[1:]):
+        for (_a0, a1, ra), (b0, _b1, rb) in zip(spans, spans[1:]):
             if b0 < a1:
                 raise ConfigError(
                     f"{which} map: {flag} {ra[0]}:{ra[1]}:{ra[2]} and {rb[0]}:{rb[1]}:{rb[2]} overlap "
