@@ -177,6 +177,17 @@ def runner(request):
     return request.getfixturevalue("rootless_runner")
 
 
+@pytest.fixture
+def shared_tmp():
+    """A temporary directory both root and the rootless test user can use (0777)."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="nsbox-test-")
+    os.chmod(d, 0o777)
+    yield d
+    subprocess.run(["rm", "-rf", d])
+
+
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory) -> str:
     """A minimal root filesystem: static busybox and its applet links."""

@@ -113,11 +113,14 @@ def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
             k.mount(step.source, target, step.fstype, step.flags, data, label=step.dest)
             return
         host = HOST_FALLBACK.get(step.fstype or "")
-        if host and e.errno in (E.EPERM, E.EACCES) and os.path.isdir(host):
-            # runc --rootless does the same for sysfs: bind the host's, read-only
-            k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
-            step.fallback_ro = bool(step.flags & M.MS_RDONLY)
-            return
+        if host and e.errno in (E.EPERM, E.EACCES):
+            if os.path.isdir(host):
+                # runc --rootless does the same for sysfs: bind the host's, read-only
+                k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
+                step.fallback_ro = bool(step.flags & M.MS_RDONLY)
+                return
+            if step.fstype == "mqueue":
+                return  # the host's IPC namespace has no mqueue mount to show either
         raise
 
 
