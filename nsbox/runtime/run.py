@@ -193,6 +193,17 @@ def finish(created: Created, code: int) -> None:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
 
 
+def abandon(created: Created) -> None:
+    """A start-up that failed or was interrupted: undo everything, remove the directory."""
+    created.undo.run()
+    c = created.container
+    c.release_ownership()
+    try:
+        c.remove_dir()
+    except Exception:  # noqa: BLE001 - GC retries; the original error is what the user needs
+        pass
+
+
 def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
@@ -206,35 +217,38 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     try:
         created = prepare(opts, store, detached=False, auto_remove=True)
         mark("run: prepared")
-        launch = created.launch
-        create(created, (launch.linux.cgroups_path))
-        fg.pid = created.pid
-        term = None
-        if created.pty_master >= 0:
-            from .tty import Terminal
-
-            term = Terminal(created.pty_master).__enter__()  # raw mode and size before it runs
-        else:
-            fg.give_terminal(created.pid)
         try:
-            # From here a signal is the container's: it may exec at any moment.
-            fg.started = True
-            try:
-                start(created)
-            except BaseException as e:
-                from .create import fail
-
-                raise fail(created, e) from None
-            mark("run: started")
-            if term is not None:
-                term.pump(created.pid)
-        finally:
-            if term is not None:
-                term.__exit__(None, None, None)
-        code = wait_exit(created.pid)
-        mark("run: exited")
+            code = _run(created, fg)
+        except BaseException:
+            abandon(created)
+            raise
         finish(created, code)
         mark("run: cleaned up")
         return code
     finally:
         fg.restore()
+
+
+def _run(created: Created, fg: Foreground) -> int:
+    create(created, created.launch.linux.cgroups_path)
+    fg.pid = created.pid
+    term = None
+    if created.pty_master >= 0:
+        from .tty import Terminal
+
+        term = Terminal(created.pty_master).__enter__()  # raw mode and size before it runs
+    else:
+        fg.give_terminal(created.pid)
+    try:
+        # From here a signal is the container's: it may exec at any moment.
+        fg.started = True
+        start(created)
+        mark("run: started")
+        if term is not None:
+            term.pump(created.pid)
+    finally:
+        if term is not None:
+            term.__exit__(None, None, None)
+    code = wait_exit(created.pid)
+    mark("run: exited")
+    return code

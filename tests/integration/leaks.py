@@ -14,13 +14,11 @@ def container_dirs(root: str) -> list[str]:
         return []
 
 
-def cgroup_dirs(ids: list[str] | None = None) -> list[str]:
-    """nsbox cgroups on this machine (for the given ids, or any)."""
+def cgroup_dirs(parent: str) -> list[str]:
+    """Cgroups left under this test session's cgroup parent (tests/conftest.py CGROUP_PARENT)."""
     out = []
-    for base in Path("/sys/fs/cgroup").glob("*/nsbox"):
-        for d in base.iterdir():
-            if d.is_dir() and (ids is None or d.name in ids):
-                out.append(str(d))
+    for base in Path("/sys/fs/cgroup").glob("*" + parent):
+        out += [str(d) for d in base.iterdir() if d.is_dir()]
     return out
 
 
@@ -34,10 +32,12 @@ def processes_with(marker: str) -> list[str]:
     return [line for line in r.stdout.splitlines() if marker in line and "ps -eo" not in line]
 
 
-def leftovers(root: str, ids: list[str] | None = None) -> dict[str, list[str]]:
+def leftovers(root: str) -> dict[str, list[str]]:
+    from ..conftest import CGROUP_PARENT
+
     found = {
         "state dirs": container_dirs(root),
-        "cgroups": cgroup_dirs(ids) if os.geteuid() == 0 else [],
+        "cgroups": cgroup_dirs(CGROUP_PARENT) if os.geteuid() == 0 else [],
         "mounts": host_mounts(root),
     }
     return {k: v for k, v in found.items() if v}

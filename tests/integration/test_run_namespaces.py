@@ -53,7 +53,8 @@ def test_join_namespace_by_path(root_runner):
     name = f"nsboxt{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "add", "probe0", "type", "veth", "peer", "name", "probe1"], check=True)
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "add", "probe0", "type", "veth", "peer",
+                        "name", "probe1"], check=True)
         r = root_runner.run("run", "--ns", f"net=/run/netns/{name}", "--", "ip", "-o", "link", check=True)
         assert "probe0" in r.stdout
         want = os.readlink(f"/proc/{os.getpid()}/ns/net")  # ours, to be sure it differs
