@@ -11,8 +11,15 @@ import sys
 
 COMMANDS = {
     "run": "run",
+    "exec": "exec",
+    "ps": "ps",
+    "logs": "logs",
+    "stop": "stop",
+    "kill": "kill",
+    "rm": "rm",
+    "wait": "wait",
 }
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug")
 VERSION = "0.1.0"
 
@@ -21,7 +28,14 @@ USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
 Isolate processes with the eight Linux namespaces, rootful or rootless.
 
 commands:
-  run       run a command in a new container
+  run       run a command in a new container (-d: in the background)
+  exec      run a command in a running container
+  ps        list containers (also: ls; -a for stopped ones)
+  logs      print the output of a detached container
+  stop      stop containers (SIGTERM, then SIGKILL)
+  kill      send a signal to containers
+  rm        remove containers
+  wait      wait for containers to exit; print their exit codes
 """
 
 

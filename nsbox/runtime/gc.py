@@ -18,6 +18,9 @@ from . import state as S
 
 # A directory being created is named .new-<id> until its owner lock is held.
 PENDING_PREFIX = ".new-"
+# ... and for the few microseconds between its mkdir and the flock, its owner
+# looks dead: a pending directory this young is left alone.
+PENDING_GRACE = 5.0
 
 
 def collect(store: S.Store) -> list[str]:
@@ -31,7 +34,7 @@ def collect(store: S.Store) -> list[str]:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
         if name.startswith(PENDING_PREFIX):
-            if not c.owner_alive():
+            if not c.owner_alive() and not _just_made(path):
                 S.rmtree(path)
                 done.append(name)
             continue
@@ -60,8 +63,11 @@ def collect(store: S.Store) -> list[str]:
     return done
 
 
-def reap(c: S.Container, exit_code: int | None = None) -> None:
-    """Kill the container's processes, release its resources, record or remove it."""
+def reap(c: S.Container, exit_code: int | None = None, reason: str | None = None) -> None:
+    """Kill the container's processes, release its resources, record or remove it.
+
+    Called by GC (``exit_code`` None: the supervisor died) and by the supervisor
+    itself once the container's init exited (its status and ``reason``)."""
     st = c.state
     pid = st.get("pid", 0)
     if pid and procfs.alive(pid, st.get("pidStart")):
@@ -70,17 +76,29 @@ def reap(c: S.Container, exit_code: int | None = None) -> None:
         except OSError:
             pass
     errors = resources.release_all(st.get("resources", []))
+    code = st.get("exitCode", 137) if exit_code is None else exit_code
+    if st.get("status") != S.STOPPED:
+        c.record_exit_code(code)  # before any removal: `nsbox wait` reads it
     if st.get("autoRemove") or st.get("status") == S.CREATING and not st.get("detached"):
         c.remove_dir()
         return
     changes = {"status": S.STOPPED, "resources": [], "pid": 0}
     if st.get("status") != S.STOPPED:
         changes["finished"] = S.now()
-        changes["exitCode"] = st.get("exitCode", 137 if exit_code is None else exit_code)
-        changes["exitReason"] = st.get("exitReason", "killed (its nsbox supervisor died)")
+        changes["exitCode"] = code
+        changes["exitReason"] = reason or st.get("exitReason", "killed (its nsbox supervisor died)")
     if errors:
         changes["cleanupErrors"] = errors
     c.write(**changes)
+
+
+def _just_made(path: str) -> bool:
+    import time
+
+    try:
+        return time.time() - os.lstat(path).st_mtime < PENDING_GRACE
+    except OSError:
+        return True  # gone, or being renamed: not ours to remove
 
 
 def _stale_names(store: S.Store) -> None:
@@ -94,8 +112,10 @@ def _stale_names(store: S.Store) -> None:
             target = os.readlink(link)
         except OSError:
             continue
-        if not os.path.isdir(f"{store.containers_dir}/{target}") and \
-                not os.path.isdir(f"{store.containers_dir}/{PENDING_PREFIX}{target}"):
+        # pending first: Store.new renames .new-<id> to <id>, so checking in this
+        # order cannot miss a container that is being made visible right now
+        if not os.path.isdir(f"{store.containers_dir}/{PENDING_PREFIX}{target}") and \
+                not os.path.isdir(f"{store.containers_dir}/{target}"):
             try:
                 os.unlink(link)
             except OSError:

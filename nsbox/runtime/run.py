@@ -184,11 +184,14 @@ def finish(created: Created, code: int) -> None:
     c = created.container
     created.pid = 0  # reaped: never signal that number again
     errors = created.undo.run()
-    c.release_ownership()
+    # The exit status is recorded while we still own the container: `nsbox wait`
+    # wakes up when owner.lock is released and must find it.
+    c.record_exit_code(code)
     if c.state.get("autoRemove", True):
         c.remove_dir()
     else:
         c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[])
+    c.release_ownership()
     if errors:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
 
@@ -229,8 +232,14 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
         fg.restore()
 
 
-def _run(created: Created, fg: Foreground) -> int:
+def create_container(created: Created) -> None:
+    """create() with every subsystem's set-up before start: the one call shared by
+    ``run`` and ``run -d`` (runtime/detach.py), so both get the same container."""
     create(created, created.launch.linux.cgroups_path)
+
+
+def _run(created: Created, fg: Foreground) -> int:
+    create_container(created)
     fg.pid = created.pid
     term = None
     if created.pty_master >= 0:

@@ -42,3 +42,17 @@ class RunOptions(Record):
     init: bool = False
     detach: bool = False
     rm: bool = False
+
+
+class ExecOptions(Record):
+    """What a user asks of ``nsbox exec`` (CLI flags, or the Python API)."""
+
+    container: str = ""
+    command: tuple[str, ...] = ()
+    interactive: bool = False
+    tty: bool = False
+    env: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    workdir: str | None = None
+    user: str | None = None
+    detach: bool = False
