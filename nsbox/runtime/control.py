@@ -40,7 +40,7 @@ def parse_signal(text: str) -> int:
                 break
         else:
             n = getattr(_signal, "SIG" + name, None)
-            if isinstance(n, int) and name.isalpha():
+            if isinstance(n, int) and name.isalnum():
                 return n
     raise ConfigError(f"signal `{text}`: unknown signal (a name such as TERM or SIGKILL, or a number)")
 

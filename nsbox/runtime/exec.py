@@ -36,21 +36,28 @@ def exec_in(opts: ExecOptions, store: S.Store | None = None) -> int:
     store = store or S.Store()
     collect(store)
     c = store.lookup(opts.container)
-    c.lock(shared=True)  # rm and the recording of an exit wait until we are in
+    fwd = Forwarder()
+    if not opts.detach:
+        fwd.install()  # from now on a signal is the command's, delivered once it runs
     try:
-        pidfd = open_init(c)
-        if pidfd is None:
-            raise ContainerStateError(f"exec `{opts.container}`: container is not running")
+        c.lock(shared=True)  # rm and the recording of an exit wait until we are in
         try:
-            req = request(c, opts)
-            pid, master = spawn(req, pidfd, _cgroups(c))
+            pidfd = open_init(c)
+            if pidfd is None:
+                raise ContainerStateError(f"exec `{opts.container}`: container is not running")
+            try:
+                req = request(c, opts)
+                pid, master = spawn(req, pidfd, _cgroups(c))
+            finally:
+                os.close(pidfd)
         finally:
-            os.close(pidfd)
+            c.unlock()
+        if opts.detach:
+            return 0
+        fwd.attach(pid)
+        return wait(pid, master, opts.interactive)
     finally:
-        c.unlock()
-    if opts.detach:
-        return 0
-    return wait(pid, master, opts.interactive)
+        fwd.restore()
 
 
 def check(opts: ExecOptions) -> None:
@@ -254,32 +261,55 @@ def _kill(pid: int) -> None:
     _reap(pid)
 
 
-def wait(pid: int, master: int, interactive: bool) -> int:
-    """Forward signals, proxy the terminal, return the command's exit status."""
-    import _signal
+class Forwarder:
+    """Pass the signals we get to the command; those that arrive before it runs
+    are kept and delivered once it does (a SIGTERM right after start is not lost)."""
 
-    def forward(sig: int, _frame: object) -> None:
+    def __init__(self) -> None:
+        self.pid = 0
+        self.pending: list[int] = []
+        self.saved: dict[int, object] = {}
+
+    def install(self) -> None:
+        import _signal
+
+        for name in FORWARDED:
+            sig = getattr(_signal, name)
+            self.saved[sig] = _signal.signal(sig, self._handle)
+
+    def _handle(self, sig: int, _frame: object) -> None:
+        if not self.pid:
+            if sig in self.pending and sig == 2:  # a second Ctrl-C: give up on the start
+                raise KeyboardInterrupt
+            self.pending.append(sig)
+            return
         try:
-            os.kill(pid, sig)  # our unreaped child: the pid cannot be reused
+            os.kill(self.pid, sig)  # our unreaped child: the pid cannot be reused
         except OSError:
             pass
 
-    saved = {}
-    for name in FORWARDED:
-        sig = getattr(_signal, name)
-        saved[sig] = _signal.signal(sig, forward)
-    try:
-        if master >= 0:
-            from .tty import Terminal
+    def attach(self, pid: int) -> None:
+        self.pid = pid
+        while self.pending:
+            self._handle(self.pending.pop(0), None)
 
-            term = Terminal(master)
-            term.stdin_open = interactive
-            with term:
-                term.pump(pid)
-            os.close(master)
-        status = _reap(pid)
-    finally:
-        for sig, old in saved.items():
+    def restore(self) -> None:
+        import _signal
+
+        for sig, old in self.saved.items():
             _signal.signal(sig, old)  # type: ignore[arg-type]
-    code = os.waitstatus_to_exitcode(status)
+        self.saved.clear()
+
+
+def wait(pid: int, master: int, interactive: bool) -> int:
+    """Proxy the terminal; return the command's exit status."""
+    if master >= 0:
+        from .tty import Terminal
+
+        term = Terminal(master)
+        term.stdin_open = interactive
+        with term:
+            term.pump(pid)
+        os.close(master)
+    code = os.waitstatus_to_exitcode(_reap(pid))
     return 128 - code if code < 0 else code

@@ -13,6 +13,7 @@ import _signal
 import os
 
 from .. import procfs
+from ..errors import NsboxError
 from . import resources
 from . import state as S
 
@@ -49,14 +50,19 @@ def collect(store: S.Store) -> list[str]:
                 continue
         elif c.owner_alive():
             continue
-        if not c.lock(blocking=False):
-            continue
+        try:
+            if not c.lock(blocking=False):
+                continue
+        except NsboxError:
+            continue  # removed meanwhile (by `rm`, or another collector)
         try:
             st = c.read()
             if st.get("supervised", True) is not False and c.owner_alive():
                 continue
             reap(c)
             done.append(name)
+        except NsboxError:
+            continue  # e.g. a mount left inside: `rm -f` reports it; GC must not fail every command
         finally:
             c.unlock()
     _stale_names(store)
