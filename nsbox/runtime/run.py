@@ -66,7 +66,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
     host = Host()
     # The user namespace decides who must own the root's directories: build a
     # first spec on a placeholder root to learn it (cheap: no I/O but /etc/subuid).
-    probe = build(opts, cid=cid, rootfs=RootfsInput("/"), host=host)
+    # (names of users and groups are looked up in the real root, later; seccomp is not needed)
+    probe = build(opts.replace(user=None, group_add=(), security_opt=("seccomp=unconfined",), ulimit=()),
+                  cid=cid, rootfs=RootfsInput("/"), host=host)
     owner = root_owner(probe)
     c = store.new(cid, opts.name)
     try:
@@ -89,12 +91,16 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless,
                          cgroup_ns=linux.namespace("cgroup") is not None)
         os.mkfifo(c.fifo, 0o622)
+        os.chmod(c.fifo, 0o622)  # not the umask's 0600: a non-root container user opens it (runc does too)
         if owner is not None:
             os.chown(c.fifo, owner[0], owner[1])
         from ..kernel.fs import O_PATH
 
         fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
         launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
+        from .security import prepare as prepare_security
+
+        prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
