@@ -215,10 +215,12 @@ def validate_oci(obj: Any, where: str = "linux.seccomp") -> dict:
     return out
 
 
-def load_file(path: str, caps: tuple[str, ...] | list[str], where: str) -> dict | None:
-    """Read a profile file (Docker's format or the OCI form) and convert it."""
+def load_file(path: str, caps: tuple[str, ...] | list[str], flag: str = "--security-opt seccomp") -> dict | None:
+    """Read a profile file (Docker's format or the OCI form) and convert it;
+    errors read "--security-opt seccomp=`FILE`: profile.syscalls[2].action: ..."."""
     from .. import jsonio
 
+    where = f"{flag}=`{path}`"
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -228,4 +230,7 @@ def load_file(path: str, caps: tuple[str, ...] | list[str], where: str) -> dict 
         profile = jsonio.loads(data)
     except ValueError as e:
         raise ConfigError(f"{where}: not valid JSON ({e})") from None
-    return to_oci(profile, caps, where)
+    try:
+        return to_oci(profile, caps, "profile")
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None

@@ -167,7 +167,7 @@ def capability_list(o: RunOptions, host: Host, new_user: bool = False) -> tuple[
         base = []
     else:
         base = [c for c in DEFAULT_CAPS if c not in drops and c in every]
-    explicit = every if "ALL" in adds else [c for c in adds if c != "ALL"]
+    explicit = [c for c in every if c not in drops] if "ALL" in adds else [c for c in adds if c != "ALL"]
     caps = sorted(set(base) | set(explicit), key=NUMBERS.__getitem__)
     return caps, sorted(set(explicit), key=NUMBERS.__getitem__)
 
@@ -192,7 +192,7 @@ def seccomp(o: RunOptions, sec: SecurityOpts, bounding: tuple[str, ...]) -> dict
     if sec.seccomp == "unconfined":
         return None
     if sec.seccomp is not None:
-        return profile.load_file(sec.seccomp, bounding, f"--security-opt seccomp={sec.seccomp}")
+        return profile.load_file(sec.seccomp, bounding)
     if o.privileged:
         return None
     from ..seccomp.default import PROFILE
@@ -209,7 +209,7 @@ def _limit(text: str, item: str) -> int:
     return int(t)
 
 
-def rlimits(o: RunOptions) -> tuple[m.Rlimit, ...]:
+def rlimits(o: RunOptions, may_raise: bool = True) -> tuple[m.Rlimit, ...]:
     """--ulimit NAME=SOFT[:HARD] (Docker's syntax; HARD defaults to SOFT)."""
     out: dict[str, m.Rlimit] = {}
     for item in o.ulimit:
@@ -224,28 +224,26 @@ def rlimits(o: RunOptions) -> tuple[m.Rlimit, ...]:
         hard = _limit(hard_s, item) if hard_s else soft
         if soft > hard:
             raise ConfigError(f"--ulimit `{item}`: the soft limit {soft_s} is above the hard limit {hard_s}")
+        if not may_raise:
+            _check_hard(kind, hard, item)
         out[kind] = m.Rlimit(type=kind, soft=soft, hard=hard)
     return tuple(out.values())
 
 
-def check_rlimits(limits: tuple[m.Rlimit, ...], may_raise: bool) -> None:
-    """Refuse, before anything is created, a hard limit above ours that we could not raise:
-    setrlimit(2) needs CAP_SYS_RESOURCE in the initial user namespace for that."""
-    if not limits or may_raise:
-        return
+def _check_hard(kind: str, hard: int, item: str) -> None:
+    """Refuse, before anything is created, a hard limit above ours that we cannot
+    raise: setrlimit(2) needs CAP_SYS_RESOURCE in the initial user namespace."""
     import resource
 
-    for rl in limits:
-        res = getattr(resource, rl.type, None)
-        if res is None:
-            continue
-        _soft, hard = resource.getrlimit(res)
-        hard = RLIM_INFINITY if hard == resource.RLIM_INFINITY else hard
-        if rl.hard > hard:
-            want = "unlimited" if rl.hard == RLIM_INFINITY else str(rl.hard)
-            raise ConfigError(f"--ulimit {rl.type[7:].lower()}: hard limit {want} is above this process's "
-                              f"hard limit {hard}; raising it needs CAP_SYS_RESOURCE, which nsbox does "
-                              f"not have here (use a hard limit <= {hard})")
+    res = getattr(resource, kind, None)
+    if res is None:
+        return
+    cur = resource.getrlimit(res)[1]
+    cur = RLIM_INFINITY if cur == resource.RLIM_INFINITY else cur
+    if hard > cur:
+        raise ConfigError(f"--ulimit `{item}`: the hard limit is above nsbox's own ({cur}) and raising "
+                          f"it needs CAP_SYS_RESOURCE, which nsbox does not have here "
+                          f"(use a hard limit of at most {cur})")
 
 
 def oom_score_adj(value: object) -> int | None:
@@ -380,8 +378,7 @@ def apply(o: RunOptions, host: Host, process: m.Process, linux: m.Linux, mounts:
                     raise ConfigError(f"--group-add `{gid}`: gid {gid} is not mapped in the container's "
                                       "user namespace (use --userns auto or --gidmap)")
         user = user.replace(additional_gids=tuple(dict.fromkeys(user.additional_gids + extra)))
-    limits = rlimits(o)
-    check_rlimits(limits, _may_raise_limits(host, new_user))
+    limits = rlimits(o, _may_raise_limits(host, new_user))
     process = process.replace(capabilities=caps, no_new_privileges=sec.no_new_privileges, user=user,
                               rlimits=process.rlimits + limits if limits else process.rlimits,
                               oom_score_adj=oom_score_adj(o.oom_score_adj))
