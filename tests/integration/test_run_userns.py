@@ -136,8 +136,8 @@ def test_rootless_cannot_share_user_namespace(rootless_runner):
 def test_files_of_subordinate_ids_are_cleaned_up(rootless_runner, busybox_rootfs):
     # files owned by ids the user is not (its /etc/subuid range) must still go with the container
     r = rootless_runner.run("run", "--userns", "auto", "--rootfs", busybox_rootfs, "--", "sh", "-c",
-                            "mkdir -p /home/u/d && touch /home/u/d/f && chown -R 1000:1000 /home/u && "
-                            "chmod 700 /home/u/d", check=True)
+                            "mkdir -p /tmp/u/d && touch /tmp/u/d/f && chown -R 1000:1000 /tmp/u && "
+                            "chmod 700 /tmp/u/d", check=True)
     assert r.returncode == 0
     from .leaks import leftovers
 
