@@ -103,11 +103,15 @@ def setup_cgroup(created: Created, path: str | None) -> None:
 
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
     cg.create()
-    resources = created.launch.linux.resources
-    if resources:
-        from ..cgroups import apply
+    resources = created.launch.linux.resources or {}
+    if resources.get("devices"):
+        from ..cgroups.devices import apply
 
-        apply.apply(cg, resources, rootless=created.launch.rootless)
+        apply(cg, resources["devices"])
+    if any(k != "devices" for k in resources):
+        from ..cgroups import apply as limits
+
+        limits.apply(cg, resources, rootless=created.launch.rootless)
     created.cgroup = cg
 
 

@@ -13,6 +13,12 @@ from ..errors import ConfigError
 from . import model as m
 from .options import RunOptions
 
+
+def default_device_rules() -> list[dict]:
+    from ..cgroups.devices import default_rules
+
+    return default_rules()
+
 KIND_ALIASES = {"net": "network", "network": "network", "mnt": "mount", "mount": "mount",
                 "pid": "pid", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
                 "user": "user"}
@@ -461,7 +467,11 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
     )
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise ConfigError(f"-w `{o.workdir}`: the working directory must be an absolute path")
+    # Device nodes: Docker's policy (deny all but the standard character devices)
+    # wherever there is a cgroup to enforce it; a rootless container cannot mknod.
+    resources = {"devices": default_device_rules()} if not host.rootless else None
     linux = m.Linux(
+        resources=resources,
         namespaces=tuple(v for k, v in ns.items() if v is not None),
         uid_mappings=uids, gid_mappings=gids,
         time_offsets=time_offsets(o, ns["time"] is not None and ns["time"].path is None),
