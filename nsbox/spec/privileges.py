@@ -384,11 +384,14 @@ def apply(o: RunOptions, host: Host, process: m.Process, linux: m.Linux, mounts:
                               oom_score_adj=oom_score_adj(o.oom_score_adj))
     masked, readonly = _system_paths(sec, o.privileged, linux)
     devices = linux.devices
+    resources = linux.resources
     if o.privileged:
         listed = {d.path for d in devices}
         devices += tuple(d for d in host_devices(host, host.rootless) if d.path not in listed)
         mounts = _privileged_mounts(mounts)
+        if isinstance(resources, dict) and "devices" in resources:
+            resources = dict(resources, devices=[{"allow": True, "access": "rwm"}])  # Docker: `a *:* rwm`
     linux = linux.replace(seccomp=seccomp(o, sec, caps.bounding), masked_paths=masked,
-                          readonly_paths=readonly, devices=devices)
+                          readonly_paths=readonly, devices=devices, resources=resources)
     annotations.update(landlock_annotations(o))
     return process, linux, mounts

@@ -135,6 +135,8 @@ def test_privileged(host, tmp_path):
     sysfs = [mt for mt in s.mounts if mt.destination == "/sys"][0]
     assert "ro" not in sysfs.options
     assert s.process.no_new_privileges is True  # lifted only by --security-opt
+    assert s.linux.resources["devices"] == [{"allow": True, "access": "rwm"}]
+    assert spec_for(host).linux.resources["devices"][0] == {"allow": False, "access": "rwm"}
 
 
 def test_unmask_and_mask(host):
