@@ -14,6 +14,7 @@ import os
 from ..errors import NsboxError
 from ..kernel import prctl
 from ..kernel.errors import KernelError
+from ..spec.model import ANN_STRICT_LIMITS
 from ..trace import mark
 from . import state as S
 from . import sync
@@ -60,6 +61,8 @@ class Created:
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
         self.undo = Undo()
+        self.exit_reason: str | None = None  # "oom-killed" once it exited so
+        self.oom_kills = 0
 
     def hold(self, kind: str, what: str, release, **record: object) -> None:
         """Register a resource before creating it: in state.json (for the garbage
@@ -91,7 +94,15 @@ def kill_init(created: Created) -> None:
 
 
 def setup_cgroup(created: Created, path: str | None) -> None:
+    resources = created.launch.linux.resources
+    strict = created.launch.spec.annotations.get(ANN_STRICT_LIMITS) == "true"
     if not path:
+        if resources:  # rootless without a delegated cgroup: say so (or refuse)
+            from ..cgroups.apply import unavailable
+            from ..cgroups.delegate import find_delegated
+
+            unavailable(resources, find_delegated(os.geteuid())[1] or "no cgroup for this container",
+                        strict=strict)
         return
     from ..cgroups.manager import Cgroup
 
@@ -103,11 +114,11 @@ def setup_cgroup(created: Created, path: str | None) -> None:
 
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
     cg.create()
-    resources = created.launch.linux.resources
+    cg.layout.container = cg.path  # what /sys/fs/cgroup shows if it must be a bind mount
     if resources:
         from ..cgroups import apply
 
-        apply.apply(cg, resources, rootless=created.launch.rootless)
+        apply.apply(cg, resources, rootless=created.launch.rootless, strict=strict)
     created.cgroup = cg
 
 
