@@ -155,10 +155,41 @@ def read_net(s: Sample, pid: int, proc: str = "/proc") -> None:
     s.net_rx, s.net_tx = rx, tx
 
 
+def read_pidns(s: Sample, pid: int, proc: str = "/proc") -> None:
+    """No cgroup of its own (rootless on cgroup v1): count the processes of the
+    container's PID namespace and add up their CPU time (proc(5) stat fields
+    utime and stime).  Not done when the container shares our PID namespace."""
+    try:
+        ns = os.readlink(f"{proc}/{pid}/ns/pid")
+        if ns == os.readlink(f"{proc}/self/ns/pid"):
+            return
+        entries = os.listdir(proc)
+    except OSError:
+        return
+    n = ticks = 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"{proc}/{entry}/ns/pid") != ns:
+                continue
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rfind(b")") + 2:].split()
+        ticks += int(rest[11]) + int(rest[12])
+        n += 1
+    s.pids = n
+    s.cpu_ns = ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
 def sample(layout: Layout, path: str | None, pid: int, proc: str = "/proc") -> Sample:
     s = Sample()
     if path:
         read_cgroup(s, layout, path, proc)
+    elif pid > 0:
+        read_pidns(s, pid, proc)
     if pid > 0:
         read_net(s, pid, proc)
     return s
