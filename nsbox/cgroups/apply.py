@@ -40,7 +40,7 @@ FLAGS = {
 V2_NAME = {"blkio": "io"}
 SECTION_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuset"), "pids": ("pids",),
                        "blockIO": ("blkio",), "hugepageLimits": ("hugetlb",), "rdma": ("rdma",),
-                       "network": ("net_cls", "net_prio"), "devices": ("devices",)}
+                       "network": ("net_cls", "net_prio")}
 
 
 class LimitsNotApplied(NsboxError):
@@ -100,7 +100,9 @@ def report(skipped: list[Skipped], strict: bool) -> None:
 
 
 def apply(cg: Cgroup, resources: dict[str, Any], *, rootless: bool = False, strict: bool = False) -> list[Skipped]:
-    """Write the limits; report (or refuse, ``strict``) those that cannot be applied."""
+    """Write the limits; report (or refuse, ``strict``) those that cannot be applied.
+    ``devices`` is not ours: cgroups/devices.py applies it."""
+    resources = {k: v for k, v in resources.items() if k != "devices"}
     layout = cg.layout
     if layout.mode == "v2":
         skipped = v2.apply(cg.dir(layout.hierarchies[0]), resources)

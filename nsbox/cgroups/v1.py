@@ -25,9 +25,7 @@ UNLIMITED = -1
 
 def apply(cgroup_dir: str | Mapping[str, str], resources: dict[str, Any]) -> list[Skipped]:
     t = Target(cgroup_dir, 1)
-    # runc's order: devices first (before any process could use one), then the rest
-    if resources.get("devices"):
-        devices(t, resources["devices"])
+    # linux.resources.devices is cgroups/devices.py's (v1 files or a v2 eBPF filter)
     for key, fn in (("memory", memory), ("cpu", cpu), ("pids", pids), ("blockIO", block_io),
                     ("hugepageLimits", hugepages), ("network", network), ("rdma", rdma)):
         if resources.get(key):
@@ -168,17 +166,6 @@ def rdma(t: Target, r: dict[str, Any]) -> None:
         if lim.get("hcaObjects") is not None:
             parts.append(f"hca_object={lim['hcaObjects']}")
         t.write("rdma", "rdma.max", " ".join(parts), f"rdma.{dev}")
-
-
-def devices(t: Target, rules: list[dict[str, Any]]) -> None:
-    """devices.allow / devices.deny, in the listed order (config-linux.md)."""
-    for r in rules:
-        typ = r.get("type") or "a"
-        major = "*" if r.get("major") is None or r["major"] < 0 else r["major"]
-        minor = "*" if r.get("minor") is None or r["minor"] < 0 else r["minor"]
-        access = r.get("access") or "rwm"
-        rule = f"{typ} {major}:{minor} {access}"
-        t.write("devices", "devices.allow" if r.get("allow") else "devices.deny", rule, "devices")
 
 
 def unified(t: Target, u: dict[str, str]) -> None:

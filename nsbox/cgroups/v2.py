@@ -17,8 +17,8 @@ ConvertMemorySwapToCgroupV2Value, ConvertBlkIOToIOWeightValue):
     unified      -> written as given, last (config-linux.md "Unified")
 
 Settings v2 does not have (swappiness, disableOOMKiller, kernel memory,
-realtime CPU, net_cls/net_prio, file-based device rules) are returned as
-:class:`Skipped` rather than dropped.
+realtime CPU, net_cls/net_prio) are returned as :class:`Skipped` rather than
+dropped.  ``devices`` is cgroups/devices.py's (an eBPF filter on v2).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ FORBIDDEN_UNIFIED = ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control",
 def apply(cgroup_dir: str, resources: dict[str, Any]) -> list[Skipped]:
     t = Target(cgroup_dir, 2)
     for key, fn in (("memory", memory), ("cpu", cpu), ("pids", pids), ("blockIO", block_io),
-                    ("hugepageLimits", hugepages), ("rdma", rdma), ("network", network),
-                    ("devices", devices)):
+                    ("hugepageLimits", hugepages), ("rdma", rdma), ("network", network)):
         if resources.get(key):
             fn(t, resources[key])
     if resources.get("unified"):
@@ -178,12 +177,6 @@ def rdma(t: Target, r: dict[str, Any]) -> None:
 def network(t: Target, n: dict[str, Any]) -> None:
     if n.get("classID") is not None or n.get("priorities"):
         t.skip("network", "net_cls and net_prio exist only on cgroup v1")
-
-
-def devices(t: Target, rules: list[dict[str, Any]]) -> None:
-    if any(r.get("allow") is False for r in rules) or any(r.get("allow") for r in rules):
-        t.skip("devices", "device rules on cgroup v2 need an eBPF program, which nsbox does not load "
-               "(the container's /dev holds only the devices it is given)")
 
 
 def unified(cgroup_dir: str, u: dict[str, str]) -> None:

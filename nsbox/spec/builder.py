@@ -13,6 +13,12 @@ from ..errors import ConfigError
 from . import model as m
 from .options import RESOURCE_FIELDS, RunOptions
 
+
+def default_device_rules() -> list[dict]:
+    from ..cgroups.devices import default_rules
+
+    return default_rules()
+
 KIND_ALIASES = {"net": "network", "network": "network", "mnt": "mount", "mount": "mount",
                 "pid": "pid", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
                 "user": "user"}
@@ -483,11 +489,16 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
     resources, cgroups_path = limits(o, host, cid, cgroup_parent)
     if o.strict_limits:
         annotations[m.ANN_STRICT_LIMITS] = "true"
+    # Device nodes: Docker's policy (deny all but the standard character devices)
+    # wherever there is a cgroup to enforce it; a rootless container cannot mknod.
+    if not host.rootless:
+        resources = {"devices": default_device_rules(), **(resources or {})}
     linux = m.Linux(
+        resources=resources,
         namespaces=tuple(v for k, v in ns.items() if v is not None),
         uid_mappings=uids, gid_mappings=gids,
         time_offsets=time_offsets(o, ns["time"] is not None and ns["time"].path is None),
-        cgroups_path=cgroups_path, resources=resources,
+        cgroups_path=cgroups_path,
         rootfs_propagation=prop,
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
         readonly_paths=tuple(readonly) if ns["mount"] is not None else (),

@@ -116,20 +116,6 @@ def test_blkio_weight_without_a_weight_file_is_skipped(cg):
     assert "blkio.weight" in skipped[0].reason
 
 
-def test_devices_rules_in_order(cg, monkeypatch):
-    writes = []
-    real = v1.Target.write
-
-    def spy(self, controller, file, value, limit):
-        writes.append((file, value))
-        return real(self, controller, file, value, limit)
-
-    monkeypatch.setattr(v1.Target, "write", spy)
-    v1.apply(str(cg), {"devices": [{"allow": False, "access": "rwm"},
-                                   {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]})
-    assert writes == [("devices.deny", "a *:* rwm"), ("devices.allow", "c 1:3 rwm")]
-
-
 def test_hugetlb(cg):
     set_fixture(cg, "hugetlb.2MB.limit_in_bytes", "0")
     v1.apply(str(cg), {"hugepageLimits": [{"pageSize": "2MB", "limit": 209715200}]})
