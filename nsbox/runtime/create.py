@@ -14,6 +14,7 @@ import os
 from ..errors import NsboxError
 from ..kernel import prctl
 from ..kernel.errors import KernelError
+from ..spec.model import ANN_STRICT_LIMITS
 from ..trace import mark
 from . import state as S
 from . import sync
@@ -60,6 +61,8 @@ class Created:
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
         self.undo = Undo()
+        self.exit_reason: str | None = None  # "oom-killed" once it exited so
+        self.oom_kills = 0
 
     def hold(self, kind: str, what: str, release, **record: object) -> None:
         """Register a resource before creating it: in state.json (for the garbage
@@ -91,7 +94,16 @@ def kill_init(created: Created) -> None:
 
 
 def setup_cgroup(created: Created, path: str | None) -> None:
+    resources = created.launch.linux.resources or {}
+    limits = {k: v for k, v in resources.items() if k != "devices"}  # devices: cgroups/devices.py
+    strict = created.launch.spec.annotations.get(ANN_STRICT_LIMITS) == "true"
     if not path:
+        if limits:  # rootless without a delegated cgroup: say so (or refuse)
+            from ..cgroups.apply import unavailable
+            from ..cgroups.delegate import find_delegated
+
+            unavailable(limits, find_delegated(os.geteuid())[1] or "no cgroup for this container",
+                        strict=strict)
         return
     from ..cgroups.manager import Cgroup
 
@@ -103,15 +115,15 @@ def setup_cgroup(created: Created, path: str | None) -> None:
 
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
     cg.create()
-    resources = created.launch.linux.resources or {}
+    cg.layout.container = cg.path  # what /sys/fs/cgroup shows if it must be a bind mount
     if resources.get("devices"):
         from ..cgroups.devices import apply
 
         apply(cg, resources["devices"])
-    if any(k != "devices" for k in resources):
-        from ..cgroups import apply as limits
+    if limits:
+        from ..cgroups import apply as cgapply
 
-        limits.apply(cg, resources, rootless=created.launch.rootless)
+        cgapply.apply(cg, limits, rootless=created.launch.rootless, strict=strict)
     created.cgroup = cg
 
 
