@@ -46,6 +46,7 @@ NET_CAPS = {"CAP_NET_ADMIN", "CAP_NET_RAW"}
 
 # Device numbers every container has (runc's default allow list, devices(7)).
 SAFE_DEVICES = {(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200), (10, 229)}
+SAFE_NODES = {"/null", "/zero", "/full", "/random", "/urandom", "/tty", "/console", "/ptmx", "/net/tun", "/fuse"}
 PTS_MAJORS = {136, 137, 138, 139, 140, 141, 142, 143}
 KERNEL_FILES = (("/proc/sys", "kernel parameters (kernel.core_pattern runs a program as host root)"),
                 ("/proc/sysrq-trigger", "sysrq: crash or reboot the host"),
@@ -317,9 +318,11 @@ def check_writable(f: Facts, host_userns: bool) -> list[Finding]:
 def check_devices(f: Facts, host_userns: bool) -> list[Finding]:
     out = []
     for m in f.mounts or []:
-        if m.fstype == "devtmpfs":
-            out.append(Finding("host devices", "high", f"the host's /dev (devtmpfs) is mounted at {m.mountpoint}",
-                               "every host disk and device node is there to open"))
+        # single safe nodes bound from the host's devtmpfs (rootless /dev/null) are fine
+        if m.fstype == "devtmpfs" and m.root not in SAFE_NODES:
+            what = "the host's /dev" if m.root == "/" else f"the host's /dev{m.root}"
+            out.append(Finding("host devices", "high", f"{what} (devtmpfs) is mounted at {m.mountpoint}",
+                               "host disks and device nodes are there to open"))
     for path, kind, major, minor in f.devices or []:
         if (major, minor) in SAFE_DEVICES or major in PTS_MAJORS:
             continue

@@ -199,4 +199,4 @@ def format_table(rows: list[dict[str, Any]], noheadings: bool = False) -> str:
 
     cells = [[str(r["ns"]), r["type"], str(r["nprocs"]), str(r["pid"]), r["user"],
               r["prefix"] + r["command"], r["container"] or ""] for r in rows]
-    return render(HEADERS, cells, right=(0, 2, 3), noheadings=noheadings)
+    return render(HEADERS, cells, right=(0, 2, 3), noheadings=noheadings, min_widths=(10, 5, 5, 5))

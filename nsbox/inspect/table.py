@@ -16,14 +16,17 @@ BRANCH, LAST, VERT, SPACE = "├─", "└─", "│ ", "  "
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = (),
-           noheadings: bool = False) -> str:
-    """The table as text (no final newline when empty)."""
+           noheadings: bool = False, min_widths: Sequence[int] = ()) -> str:
+    """The table as text (empty when there is nothing, not even a header).
+
+    ``min_widths`` are libsmartcols' width hints (lsns: NS 10, TYPE 5, PID 5)."""
     right = set(right)
     allrows = ([list(headers)] if not noheadings else []) + [list(r) for r in rows]
     if not allrows:
         return ""
     # the header counts for the widths even when not printed (libsmartcols does so)
-    widths = [max(len(r[i]) for r in [list(headers)] + allrows) for i in range(len(headers))]
+    hints = list(min_widths) + [0] * (len(headers) - len(min_widths))
+    widths = [max([hints[i]] + [len(r[i]) for r in [list(headers)] + allrows]) for i in range(len(headers))]
     last = len(headers) - 1
     lines = []
     for r in allrows:
