@@ -54,7 +54,7 @@ COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
 def options_from(values: dict, command: list[str]):
     from ..spec.options import RunOptions
 
-    fields = {f.name for f in RunOptions._fields}
+    fields = {f.name for f in RunOptions._table()}
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}
     return RunOptions(command=tuple(command), **kw)
 

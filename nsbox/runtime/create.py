@@ -122,6 +122,11 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
     try:
         setup_cgroup(created, cgroup_path)
         prctl.set_child_subreaper(True)
+        # Import what init needs now, once: after fork every import would also
+        # copy the pages its reference counts touch.
+        from .init import preload
+
+        preload(launch)
         parent_sock, child_sock = sync.socketpair()
         launch.parent_pid = os.getpid()
         pid = os.fork()
