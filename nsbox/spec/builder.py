@@ -155,8 +155,8 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
         elif value.startswith("ns:") or value.startswith("/"):
             join(kind, value[3:] if value.startswith("ns:") else value, f"{flag} {value}")
         else:
-            raise ConfigError(f"{flag} `{value}`: expected host, private, container:NAME, ns:PATH"
-                              + (" or none" if kind == "network" else ""))
+            raise ConfigError(f"{flag} `{value}`: expected host, private, ns:PATH"
+                              + (" or none" if kind == "network" else "") + " (or container:NAME)")
     if o.userns is not None:
         v = o.userns
         if v == "host":
