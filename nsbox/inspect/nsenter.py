@@ -72,6 +72,10 @@ def plan(pid: int, kinds: list[str], argv: list[str], *, host_tools: bool = Fals
     p.workdir = workdir
     p.set_ids = not preserve_credentials
     own = ns_inodes("self", proc)
+    if "user" not in kinds and os.geteuid() != 0 and ns_inode(pid, "user", proc) not in (None, own.get("user")):
+        # an unprivileged caller has capabilities over a namespace only from inside the
+        # user namespace that owns it (user_namespaces(7)): join that too, as Podman does
+        kinds = ["user", *kinds]
     try:
         for t in ORDER:
             if t not in kinds:
