@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = {
     "run": "run",
+    "stats": "stats",
     "inspect": "inspect",
     "ns": "ns",
     "enter": "enter",
@@ -28,6 +29,7 @@ Isolate processes with the eight Linux namespaces, rootful or rootless.
 
 commands:
   run       run a command in a new container
+  stats     show containers' live CPU, memory, I/O and process counts
   inspect   show a container's or any process's isolation as JSON
   ns        list namespaces, like lsns (--type, --container, --pid, --format json)
   enter     run a command in a process's namespaces, like nsenter

@@ -11,7 +11,13 @@ import os
 
 from ..errors import ConfigError
 from . import model as m
-from .options import RunOptions
+from .options import RESOURCE_FIELDS, RunOptions
+
+
+def default_device_rules() -> list[dict]:
+    from ..cgroups.devices import default_rules
+
+    return default_rules()
 
 KIND_ALIASES = {"net": "network", "network": "network", "mnt": "mount", "mount": "mount",
                 "pid": "pid", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
@@ -460,6 +466,25 @@ def cgroup_parent_default() -> str:
     return value.rstrip("/") or "/nsbox"
 
 
+def limits(o: RunOptions, host: Host, cid: str, parent: str) -> tuple[dict | None, str | None]:
+    """(linux.resources, linux.cgroupsPath) from --memory, --cpus, ... (nsbox.spec.resources).
+
+    Without a limit flag this imports nothing: root gets ``<parent>/<id>``, a
+    rootless caller no cgroup (as before)."""
+    asked = any(getattr(o, f) not in (None, (), False, "") for f in RESOURCE_FIELDS)
+    if not asked and o.cgroup_parent in (None, ""):
+        return None, (None if host.rootless else f"{parent}/{cid}")
+    from . import resources as r
+
+    res = r.from_options(o) if asked else None
+    if not host.rootless:
+        return res, f"{r.cgroup_parent(o.cgroup_parent, parent)}/{cid}"
+    base, why = r.rootless_parent(o, host)
+    if base is None and o.cgroup_parent not in (None, ""):
+        raise ConfigError(f"--cgroup-parent `{o.cgroup_parent}`: {why}")
+    return res, (f"{base}/{cid}" if base else None)
+
+
 def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = None,
           cgroup_parent: str | None = None) -> m.Spec:
     host = host or Host()
@@ -516,11 +541,19 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
     )
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise ConfigError(f"-w `{o.workdir}`: the working directory must be an absolute path")
+    resources, cgroups_path = limits(o, host, cid, cgroup_parent)
+    if o.strict_limits:
+        annotations[m.ANN_STRICT_LIMITS] = "true"
+    # Device nodes: Docker's policy (deny all but the standard character devices)
+    # wherever there is a cgroup to enforce it; a rootless container cannot mknod.
+    if not host.rootless:
+        resources = {"devices": default_device_rules(), **(resources or {})}
     linux = m.Linux(
+        resources=resources,
         namespaces=tuple(v for k, v in ns.items() if v is not None),
         uid_mappings=uids, gid_mappings=gids,
         time_offsets=time_offsets(o, ns["time"] is not None and ns["time"].path is None),
-        cgroups_path=None if host.rootless else f"{cgroup_parent}/{cid}",
+        cgroups_path=cgroups_path,
         rootfs_propagation=prop,
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
         readonly_paths=tuple(readonly) if ns["mount"] is not None else (),
