@@ -43,6 +43,66 @@ SECTION_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuset"), "pids": 
                        "network": ("net_cls", "net_prio")}
 
 
+# linux.resources fields and their JSON types (config-linux.md), checked before any write so a
+# malformed config.json is one error naming its JSON path, not a half-applied cgroup
+_I, _S, _B = "integer", "string", "boolean"
+SCALARS = {
+    "memory": {"limit": _I, "reservation": _I, "swap": _I, "kernel": _I, "kernelTCP": _I, "swappiness": _I,
+               "disableOOMKiller": _B, "useHierarchy": _B, "checkBeforeUpdate": _B},
+    "cpu": {"shares": _I, "quota": _I, "burst": _I, "period": _I, "realtimeRuntime": _I, "realtimePeriod": _I,
+            "cpus": _S, "mems": _S, "idle": _I},
+    "pids": {"limit": _I},
+    "blockIO": {"weight": _I, "leafWeight": _I},
+    "network": {"classID": _I},
+}
+DEVICE_LISTS = {"weightDevice": ("major", "minor"), "throttleReadBpsDevice": ("major", "minor", "rate"),
+                "throttleWriteBpsDevice": ("major", "minor", "rate"),
+                "throttleReadIOPSDevice": ("major", "minor", "rate"),
+                "throttleWriteIOPSDevice": ("major", "minor", "rate")}
+
+
+def _is(value: object, kind: str) -> bool:
+    if kind == _B:
+        return isinstance(value, bool)
+    if kind == _I:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def validate(resources: dict[str, Any]) -> None:
+    """Raise ConfigError naming the JSON path of the first mistyped field."""
+    from ..errors import ConfigError
+
+    def bad(path: str, what: str) -> ConfigError:
+        return ConfigError(f"linux.resources.{path}: must be {what}")
+
+    for section, fields in SCALARS.items():
+        sec = resources.get(section)
+        if sec is None:
+            continue
+        if not isinstance(sec, dict):
+            raise bad(section, "an object")
+        for key, kind in fields.items():
+            if sec.get(key) is not None and not _is(sec[key], kind):
+                raise bad(f"{section}.{key}", f"a{'n' if kind == _I else ''} {kind}")
+    for key, need in DEVICE_LISTS.items():
+        items = (resources.get("blockIO") or {}).get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise bad(f"blockIO.{key}", "an array")
+        for i, d in enumerate(items):
+            if not isinstance(d, dict) or any(not _is(d.get(f), _I) for f in need):
+                raise bad(f"blockIO.{key}[{i}]", f"an object with integer {', '.join(need)}")
+    for i, h in enumerate(resources.get("hugepageLimits") or ()):
+        if not isinstance(h, dict) or not _is(h.get("pageSize"), _S) or not _is(h.get("limit"), _I) \
+                or "/" in h["pageSize"]:
+            raise bad(f"hugepageLimits[{i}]", "an object with a pageSize string and an integer limit")
+    u = resources.get("unified")
+    if u is not None and (not isinstance(u, dict) or not all(isinstance(v, str) for v in u.values())):
+        raise bad("unified", "an object of strings")
+
+
 class LimitsNotApplied(NsboxError):
     """--strict-limits: a limit the user asked for cannot be applied here."""
 
@@ -103,6 +163,7 @@ def apply(cg: Cgroup, resources: dict[str, Any], *, rootless: bool = False, stri
     """Write the limits; report (or refuse, ``strict``) those that cannot be applied.
     ``devices`` is not ours: cgroups/devices.py applies it."""
     resources = {k: v for k, v in resources.items() if k != "devices"}
+    validate(resources)
     layout = cg.layout
     if layout.mode == "v2":
         skipped = v2.apply(cg.dir(layout.hierarchies[0]), resources)

@@ -180,7 +180,7 @@ def cpu(o: RunOptions) -> dict[str, Any]:
             n = float(str(o.cpus).strip())
         except ValueError:
             raise ConfigError(f"--cpus `{o.cpus}`: expected a number of CPUs like 1.5") from None
-        ncpu = os.cpu_count() or 1
+        ncpu = len(os.sched_getaffinity(0)) or os.cpu_count() or 1  # Go's runtime.NumCPU, as Docker
         if n < 0 or (n > 0 and (n < 0.01 or n > ncpu)):
             raise ConfigError(f"--cpus `{o.cpus}`: range of CPUs is from 0.01 to {ncpu}.00, "
                               f"as there are only {ncpu} CPUs available")

@@ -168,3 +168,22 @@ def test_own_path_relative_to_mount_root():
     h = Hierarchy("/sys/fs/cgroup/memory", ("memory",), 1, root="/outer")
     layout = Layout([h], {"memory": "/outer/inner"})
     assert layout.own_path(h) == "/inner"
+
+
+@pytest.mark.parametrize("res,path", [
+    ({"memory": {"limit": "256m"}}, "memory.limit"),
+    ({"memory": {"disableOOMKiller": 1}}, "memory.disableOOMKiller"),
+    ({"cpu": {"cpus": 3}}, "cpu.cpus"),
+    ({"pids": {"limit": True}}, "pids.limit"),
+    ({"pids": 5}, "linux.resources.pids: must be an object"),
+    ({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "rate": 1}]}}, "throttleReadBpsDevice[0]"),
+    ({"hugepageLimits": [{"pageSize": "../x", "limit": 1}]}, "hugepageLimits[0]"),
+    ({"unified": {"pids.max": 5}}, "unified"),
+])
+def test_mistyped_config_is_one_error_with_its_json_path(tmp_path, res, path):
+    from nsbox.errors import ConfigError
+
+    layout, dirs = v1_tree(tmp_path, controllers=("pids",))
+    with pytest.raises(ConfigError, match=path.replace("[", r"\[").replace("]", r"\]")):
+        A.apply(Cgroup("/nsbox/c1", layout), res)
+    assert read(dirs["pids"], "pids.max") == "max\n"  # nothing half-applied
