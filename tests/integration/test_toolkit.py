@@ -248,6 +248,7 @@ def test_ip_netns_sees_containers(root_runner, busybox_rootfs):
         r = subprocess.run(["ip", "netns", "exec", name, "ip", "-o", "link"], capture_output=True, text=True)
         assert r.returncode == 0 and [x.split(":")[1].strip() for x in r.stdout.splitlines()] == ["lo"]
         assert os.stat(f"/run/netns/{name}").st_ino == os.stat(f"/proc/{pid}/ns/net").st_ino
+        assert inspect(root_runner, name)["netns"] == f"/run/netns/{name}"
     assert not os.path.exists(f"/run/netns/{name}")  # removed with the container
     # a container sharing the host's network has nothing to register
     r = root_runner.run("run", "--name", unique(), "--network", "host", "--", "sh", "-c", "ls /run/netns || true")
