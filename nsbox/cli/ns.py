@@ -7,7 +7,7 @@ import sys
 from .args import Command, Opt, UsageError
 
 COMMAND = Command(
-    "ns", "ns [-t TYPE] [--container NAME] [-p PID] [--format table|json]",
+    "ns", "ns [-t TYPE] [--container NAME] [-p PID] [--format table|json] [NS-INODE]",
     "List every namespace on the machine, one row each: NS TYPE NPROCS PID USER COMMAND as\n"
     "lsns(8) prints them (same counts), and CONTAINER, the nsbox container that made it.",
     [Opt("-t --type", "type", "list", "only namespaces of this type: mnt, net, pid, uts, ipc, user, "
@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
     from ..inspect.target import NS_TYPES, host_reference, ns_type, open_store, resolve
 
     types: list[str] = []
-    for item in list(values["type"]) + rest:  # lsns takes the type as a positional too
+    inodes = {int(x) for x in rest if x.isdigit()}  # lsns [<namespace>]: an inode
+    for item in list(values["type"]) + [x for x in rest if not x.isdigit()]:  # or a type, for convenience
         for part in item.split(","):
             if part.strip():
                 t = ns_type(part, "ns --type")
@@ -59,6 +60,8 @@ def main(argv: list[str]) -> int:
         pid = target.pid
     rows = lsns.scan(tuple(t for t in NS_TYPES if not types or t in types))
     rows = lsns.select(rows, pid)
+    if inodes:
+        rows = [ns for ns in rows if ns.inode in inodes]
     owners = lsns.owners(store, host_reference()[1])
     for ns in rows:
         ns.container = owners.get(ns.inode)
