@@ -120,6 +120,28 @@ def process_sets(pid: int | str = "self", proc: str = "/proc") -> dict[str, list
         return status_sets(f.read())
 
 
+def both_sides(pid: int | str, proc: str = "/proc", host_userns: str | None = None) -> dict[str, object]:
+    """What ``nsbox inspect`` shows: a process's capabilities inside its user
+    namespace, and what they are worth in the host's (initial) user namespace.
+
+    user_namespaces(7): capabilities hold only within the process's own user
+    namespace (and those it owns), so a process in a child user namespace has
+    none over the host's resources, whatever its sets say.  ``host_userns`` is
+    the ``user:[inode]`` link of the host's namespace (default: /proc/1's, else ours)."""
+    import os
+
+    sets = process_sets(pid, proc)
+    ns = os.readlink(f"{proc}/{pid}/ns/user")
+    if host_userns is None:
+        try:
+            host_userns = os.readlink(f"{proc}/1/ns/user")
+        except OSError:
+            host_userns = os.readlink(f"{proc}/self/ns/user")
+    same = ns == host_userns
+    return {"user_namespace": ns, "host_user_namespace": same, "inside": sets,
+            "effective_on_host": list(sets.get("effective", [])) if same else []}
+
+
 def all_mask(last: int) -> int:
     return (1 << (last + 1)) - 1
 

@@ -63,3 +63,16 @@ def test_own_sets_are_readable():
     assert caps.to_names(eff) == caps.status_sets(text)["effective"]
     assert caps.bounding() == caps.parse_hex(text.split("CapBnd:")[1].split()[0])
     assert caps.probe_last_cap() == caps.last_cap()
+
+
+def test_both_sides(tmp_path):
+    status = "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
+    for pid, ns in (("7", "user:[4026532000]"), ("1", "user:[4026531837]"), ("8", "user:[4026531837]")):
+        (tmp_path / pid / "ns").mkdir(parents=True)
+        (tmp_path / pid / "status").write_text(status)
+        (tmp_path / pid / "ns" / "user").symlink_to(ns)
+    inside = caps.both_sides(7, proc=str(tmp_path))
+    assert len(inside["inside"]["effective"]) == 41  # all of them in its own user namespace...
+    assert inside["host_user_namespace"] is False and inside["effective_on_host"] == []  # ...none outside
+    host = caps.both_sides(8, proc=str(tmp_path))
+    assert host["host_user_namespace"] is True and len(host["effective_on_host"]) == 41
