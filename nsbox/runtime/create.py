@@ -163,6 +163,10 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
             _drive_init(created)
         else:
             _drive(created, pid)
+        if "network" in launch.new and not launch.rootless:
+            from .netns import register  # /run/netns/<name> for `ip netns` (root only)
+
+            register(created)
         if before_start is not None:
             before_start(created)
         c.write(status=S.CREATED, pid=created.pid, pidStart=_start_time(created.pid))
