@@ -69,7 +69,20 @@ def state_root(tmp_path_factory) -> str:
     """A private NSBOX_ROOT so parallel sessions never see each other's containers."""
     root = f"/run/nsbox-test-{SESSION}" if IS_ROOT else str(tmp_path_factory.mktemp("nsbox-root"))
     yield root
+    collect_state(root)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def collect_state(root: str) -> None:
+    """Release what containers whose nsbox was SIGKILLed still hold outside the state root
+    (/run/netns registrations, cgroups) before the root is removed: nothing else would."""
+    try:
+        from nsbox.runtime.gc import collect
+        from nsbox.runtime.state import Store
+
+        collect(Store(root))
+    except Exception:  # noqa: BLE001 - teardown must not mask the session's result
+        pass
 
 
 def _ensure_user() -> pwd.struct_passwd:
@@ -166,6 +179,7 @@ def rootless_runner(rootless_user, tmp_path_factory):
     pw, path = rootless_user
     root = f"/tmp/nsbox-test-{SESSION}-{pw.pw_uid}"
     yield Runner(path, root, pw)
+    collect_state(root)
     subprocess.run(["rm", "-rf", root])
 
 
