@@ -26,6 +26,14 @@ CGROUP_PARENT = f"/nsbox-test-{SESSION}"  # this session's containers' cgroups, 
 _skipped_privileged: list[str] = []
 
 
+def pytest_configure(config):
+    # A private base temp dir per session: pytest prunes /tmp/pytest-of-USER/pytest-N
+    # of other sessions, which breaks parallel runs on one machine.
+    if not config.option.basetemp:
+        config.option.basetemp = f"/tmp/nsbox-pytest-{SESSION}"
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if not IS_ROOT and (item.get_closest_marker("root") or item.get_closest_marker("rootless")):
@@ -210,7 +218,11 @@ def busybox_rootfs(tmp_path_factory) -> str:
     bb = shutil.which("busybox")
     if bb is None:
         pytest.fail("busybox is not installed (apt-get install busybox-static)")
-    root = tmp_path_factory.mktemp("busybox-rootfs")
+    import tempfile
+
+    # not under pytest's /tmp/pytest-of-USER (0700, and pruned by other sessions):
+    # the rootless user must reach it for the whole session
+    root = Path(tempfile.mkdtemp(prefix="nsbox-busybox-"))
     os.chmod(root, 0o755)
     for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "usr/bin", "home"):
         (root / d).mkdir(parents=True, exist_ok=True)
@@ -226,8 +238,5 @@ def busybox_rootfs(tmp_path_factory) -> str:
     os.chmod(root / "tmp", 0o1777)
     # world-readable so the rootless user can use it
     subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    p = root
-    while str(p) != "/":
-        os.chmod(p, os.stat(p).st_mode | 0o055)
-        p = p.parent
-    return str(root)
+    yield str(root)
+    shutil.rmtree(root, ignore_errors=True)
