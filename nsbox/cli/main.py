@@ -18,9 +18,16 @@ COMMANDS = {
     "kill": "kill",
     "rm": "rm",
     "wait": "wait",
+    "stats": "stats",
+    "inspect": "inspect",
+    "ns": "ns",
+    "enter": "enter",
+    "mounts": "mounts",
+    "debug": "debug",
+    "audit": "audit",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
-CONTAINER_COMMANDS = ("run", "exec", "debug")
+CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
 VERSION = "0.1.0"
 
 USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
@@ -36,6 +43,13 @@ commands:
   kill      send a signal to containers
   rm        remove containers
   wait      wait for containers to exit; print their exit codes
+  stats     show containers' live CPU, memory, I/O and process counts
+  inspect   show a container's or any process's isolation as JSON
+  ns        list namespaces, like lsns (--type, --container, --pid, --format json)
+  enter     run a command in a process's namespaces, like nsenter
+  mounts    show a process's mount tree, like findmnt -N
+  debug     run an ephemeral debug container in a container's PID and network namespaces
+  audit     report how well a container or any process is isolated
 """
 
 

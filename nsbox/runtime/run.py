@@ -94,6 +94,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
 
         fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
         launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
+        from .security import prepare as prepare_security
+
+        prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
@@ -183,6 +186,10 @@ def finish(created: Created, code: int) -> None:
     """After the container's init exited: kill stragglers, release resources, remove."""
     c = created.container
     created.pid = 0  # reaped: never signal that number again
+    if created.cgroup is not None:  # before the cgroup (and its counters) is removed
+        created.oom_kills = created.cgroup.oom_kills()
+        if created.oom_kills and code == 128 + 9:
+            created.exit_reason = "oom-killed"
     errors = created.undo.run()
     # The exit status is recorded while we still own the container: `nsbox wait`
     # wakes up when owner.lock is released and must find it.
@@ -190,7 +197,9 @@ def finish(created: Created, code: int) -> None:
     if c.state.get("autoRemove", True):
         c.remove_dir()
     else:
-        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[])
+        extra = {"exitReason": created.exit_reason} if created.exit_reason else {}
+        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[],
+                oomKilled=created.exit_reason == "oom-killed", **extra)
     c.release_ownership()
     if errors:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
@@ -211,6 +220,9 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
     mark("run: start")
+    from ..cgroups.prewarm import prewarm
+
+    prewarm()  # reaped by wait_exit (we are a subreaper waiting on any child)
     store = store or S.Store()
     store.ensure()
     collect(store)
@@ -227,6 +239,10 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
             raise
         finish(created, code)
         mark("run: cleaned up")
+        if created.oom_kills:
+            from ..cgroups.oom import report_oom
+
+            report_oom(created, code)
         return code
     finally:
         fg.restore()
