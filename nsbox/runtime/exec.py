@@ -15,14 +15,15 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError, ContainerStateError
+from ..trace import mark
 from . import state as S
 from . import sync
-from .join import ExecRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..spec import model
     from ..spec.options import ExecOptions
+    from .join import ExecRequest
 
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
 
@@ -32,9 +33,11 @@ def exec_in(opts: ExecOptions, store: S.Store | None = None) -> int:
     from .control import open_init
     from .gc import collect
 
+    mark("exec: start")
     check(opts)
     store = store or S.Store()
     collect(store)
+    mark("exec: gc done")
     c = store.lookup(opts.container)
     fwd = Forwarder()
     if not opts.detach:
@@ -46,8 +49,8 @@ def exec_in(opts: ExecOptions, store: S.Store | None = None) -> int:
             if pidfd is None:
                 raise ContainerStateError(f"exec `{opts.container}`: container is not running")
             try:
-                req = request(c, opts)
-                pid, master = spawn(req, pidfd, _cgroups(c))
+                pid, master = spawn(c, opts, pidfd)
+                mark("exec: running")
             finally:
                 os.close(pidfd)
         finally:
@@ -72,8 +75,11 @@ def check(opts: ExecOptions) -> None:
 
 
 def request(c: S.Container, opts: ExecOptions) -> ExecRequest:
+    """What the joining children need: run in the first of them, while we move it
+    into the container's cgroup (see spawn)."""
     from .. import jsonio
     from ..spec import model
+    from .join import ExecRequest
     from .launch import Launch
 
     st = c.state
@@ -93,12 +99,16 @@ def request(c: S.Container, opts: ExecOptions) -> ExecRequest:
     req.user = opts.user
     req.home_from_user = opts.user is not None and not any(e.startswith("HOME=") for e in opts.env)
     req.detach = opts.detach
-    if not opts.interactive:
-        req.null_fd = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    req.interactive = opts.interactive
     if opts.tty:
         from .tty import get_winsize
 
         req.winsize = get_winsize(0) or get_winsize(1)
+    from .security import prepare as prepare_security
+
+    # capability masks, the seccomp program (compiled when the container started:
+    # the same cache as `run`), Landlock rules: checked and built here, before fork
+    prepare_security(launch, f"{c.store.root}/seccomp")
     preload(launch)
     return req
 
@@ -174,25 +184,31 @@ def preload(launch) -> None:
         importlib.import_module(name)
 
 
-def spawn(req: ExecRequest, pidfd: int, cgroups: list[str]) -> tuple[int, int]:
+def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
     """Fork the joining child; return (pid of the command, pty master or -1) once
-    it has exec'd.  The command is our child: we are a subreaper."""
-    from ..kernel import prctl
-    from .join import first
+    it has exec'd.  The command is our child: we are a subreaper.
 
+    The child is forked first and builds its request itself (config.json, the
+    security preparation, imports) while we move it into the container's cgroup:
+    that migration waits for an RCU grace period (~10-15 ms on cgroup v1) and
+    would otherwise come on top."""
     parent, child = sync.socketpair()
-    prctl.set_child_subreaper(True)
     jpid = os.fork()
     if jpid == 0:
         parent.close()
-        first(req, child, pidfd)  # never returns
+        from .join import first
+
+        first(lambda: request(c, opts), child, pidfd)  # never returns
     child.close()
-    if req.null_fd >= 0:
-        os.close(req.null_fd)
+    mark("exec: forked")
     pid, master = 0, -1
     try:
         try:
-            failed = _migrate(jpid, cgroups)
+            from ..kernel import prctl
+
+            prctl.set_child_subreaper(True)  # before the child exits: its child becomes ours
+            failed = _migrate(jpid, _cgroups(c))
+            mark("exec: cgroup joined")
             if failed is not None:
                 _kill(jpid)  # its report, if it failed first, is still readable
             else:
@@ -207,6 +223,7 @@ def spawn(req: ExecRequest, pidfd: int, cgroups: list[str]) -> tuple[int, int]:
                 raise failed or sync.ProtocolError("join the container: the joining process exited "
                                                    "before reporting")
             pid = msg["pid"]
+            mark("exec: joined")
         finally:
             _reap(jpid)
         while True:
@@ -230,15 +247,55 @@ def spawn(req: ExecRequest, pidfd: int, cgroups: list[str]) -> tuple[int, int]:
 def _migrate(pid: int, cgroups: list[str]) -> BaseException | None:
     """Move the joining child into the container's cgroups (its child inherits
     them); this ~10 ms migration (an RCU grace period) overlaps its joining."""
-    from ..cgroups.manager import Cgroup
     from ..kernel.errors import KernelError
 
     try:
         for path in cgroups:
-            Cgroup(path).add(pid)
+            procs = procs_files(path)
+            if procs:
+                for f in procs:
+                    _write(f, str(pid))
+            else:  # cgroups mounted somewhere unusual: ask mountinfo
+                from ..cgroups.manager import Cgroup
+
+                Cgroup(path).add(pid)
     except KernelError as e:
         return e
     return None
+
+
+def procs_files(path: str, base: str = "/sys/fs/cgroup") -> list[str]:
+    """cgroup.procs of ``path`` in each hierarchy mounted under ``base`` (v2 at
+    ``base``, v1 and hybrid below it), one per hierarchy: cpu and cpuacct are
+    often links to cpu,cpuacct.  Cheaper than parsing mountinfo on exec's path."""
+    out: list[str] = []
+    if os.path.exists(f"{base}{path}/cgroup.procs"):
+        return [f"{base}{path}/cgroup.procs"]
+    seen: set[str] = set()
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        return out
+    for h in names:
+        f = f"{base}/{h}{path}/cgroup.procs"
+        real = os.path.realpath(f"{base}/{h}")
+        if real not in seen and os.path.exists(f):
+            seen.add(real)
+            out.append(f)
+    return out
+
+
+def _write(path: str, value: str) -> None:
+    from ..kernel.errors import KernelError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise KernelError(e.errno or 0, f"write `{value}` to `{path}`", path) from None
 
 
 def _reap(pid: int) -> int:

@@ -40,11 +40,13 @@ import os
 from ..errors import ConfigError
 from ..kernel import ns, prctl
 from ..kernel.errors import KernelError
+from ..trace import mark
 from . import process, security, sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
+    from collections.abc import Callable
 
     from .launch import Launch
 
@@ -61,27 +63,32 @@ class ExecRequest:
         self.name = name
         self.user: str | None = None     # -u as given (resolved inside)
         self.home_from_user = False      # set HOME from the container's passwd
-        self.null_fd = -1                # /dev/null for stdin (and stdout/stderr with -d)
-        self.detach = False
+        self.interactive = False         # stdin passed; else /dev/null
+        self.detach = False              # stdout and stderr to /dev/null too
         self.winsize: tuple[int, int] | None = None
 
 
-def first(req: ExecRequest, sock: _socket.socket, pidfd: int) -> None:
-    """J: join, resolve inside, fork P2.  Never returns."""
+def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: int) -> None:
+    """J: build the request, join, resolve inside, fork P2.  Never returns."""
     try:
         prctl.set_dumpable(False)
-        if req.null_fd >= 0:
-            os.dup2(req.null_fd, 0)
-            if req.detach:
-                os.dup2(req.null_fd, 1)
-                os.dup2(req.null_fd, 2)
+        req = make_request()
+        mark("exec-join: request built")
+        if not req.interactive or req.detach:
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            for fd in (0,) if not req.detach else (0, 1, 2):
+                if fd or not req.interactive:
+                    os.dup2(null, fd)
+            os.close(null)
         close_fds_except(sock.fileno(), pidfd)
         join(req, pidfd)
         os.close(pidfd)
+        mark("exec-join: joined")
         if req.user is not None:
             resolve_user(req)
         chdir_inside(req.launch.process.cwd)
         sync.expect(sock, "cgroup", "join the container's cgroup")
+        mark("exec-join: in the cgroup")
         pid = os.fork()
         if pid == 0:
             second(req, sock)
