@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
 TEST_USER = "nsboxtest"
 SESSION = uuid.uuid4().hex[:8]
+CGROUP_PARENT = f"/nsbox-test-{SESSION}"  # this session's containers' cgroups, apart from anyone else's
 _skipped_privileged: list[str] = []
 
 
@@ -134,6 +135,7 @@ class Runner:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["NSBOX_ROOT"] = self.root
+        env["NSBOX_CGROUP_PARENT"] = CGROUP_PARENT
         return env
 
     def run(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
@@ -175,6 +177,17 @@ def runner(request):
         return request.getfixturevalue("root_runner")
     request.applymarker(pytest.mark.rootless)
     return request.getfixturevalue("rootless_runner")
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary directory both root and the rootless test user can use (0777)."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="nsbox-test-")
+    os.chmod(d, 0o777)
+    yield d
+    subprocess.run(["rm", "-rf", d])
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,8 @@ def preload(launch: Launch) -> None:
 
     mods = ["nsbox.kernel.linux", "nsbox.kernel.fs", "nsbox.kernel.mount", "nsbox.kernel.ids",
             "nsbox.kernel.libc", "nsbox.runtime.rootfs", "nsbox.runtime.process",
-            "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "fcntl", "struct"]
+            "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "nsbox.procfs", "fcntl",
+            "struct"]
     if launch.process.terminal:
         mods += ["termios"]
     if launch.process.rlimits:

@@ -113,11 +113,14 @@ def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
             k.mount(step.source, target, step.fstype, step.flags, data, label=step.dest)
             return
         host = HOST_FALLBACK.get(step.fstype or "")
-        if host and e.errno in (E.EPERM, E.EACCES) and os.path.isdir(host):
-            # runc --rootless does the same for sysfs: bind the host's, read-only
-            k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
-            step.fallback_ro = bool(step.flags & M.MS_RDONLY)
-            return
+        if host and e.errno in (E.EPERM, E.EACCES):
+            if os.path.isdir(host):
+                # runc --rootless does the same for sysfs: bind the host's, read-only
+                k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
+                step.fallback_ro = bool(step.flags & M.MS_RDONLY)
+                return
+            if step.fstype == "mqueue":
+                return  # the host's IPC namespace has no mqueue mount to show either
         raise
 
 
@@ -188,6 +191,8 @@ def mask(path: str, k: Kernel) -> None:
 
 
 def make_readonly(path: str, k: Kernel) -> None:
+    """Read-only ``path``: remount it if it is a mount, else bind it on itself first.
+    (Only that mount: the mounts below it keep their own flags.)"""
     try:
         fd = k.open_in_root(-100, path)
     except KernelError as e:
@@ -195,7 +200,15 @@ def make_readonly(path: str, k: Kernel) -> None:
             return
         raise
     try:
-        k.mount(fd_path(fd), fd_path(fd), None, M.MS_BIND | M.MS_REC, label=path)
+        target = fd_path(fd)
+        try:
+            k.mount(None, target, None, M.MS_BIND | M.MS_REMOUNT | M.MS_RDONLY | k.mount_flags(target),
+                    label=path)
+            return
+        except KernelError as e:
+            if e.errno != E.EINVAL:  # EINVAL: not the root of a mount
+                raise
+        k.mount(target, target, None, M.MS_BIND | M.MS_REC, label=path)
     finally:
         k.close(fd)
     fd = k.open_in_root(-100, path)  # now the new bind mount, not the directory under it
@@ -239,5 +252,19 @@ def finish(plan: Plan, k: Kernel) -> None:
         make_readonly(path, k)
     if plan.readonly_root:
         remount_root_readonly(k)
-    if plan.final_propagation:
-        k.mount(None, "/", None, plan.final_propagation, label="/")
+    set_propagation(plan, k)
+
+
+def set_propagation(plan: Plan, k: Kernel, proc: str = "/proc") -> None:
+    """The root's propagation on every mount, except volumes that chose their own."""
+    from ..procfs import mountinfo
+
+    try:
+        points = [m.mountpoint for m in mountinfo("self", proc)]
+    except OSError:
+        points = ["/"]
+    keep = plan.explicit
+    for point in points:
+        if any(point == d or point.startswith(d.rstrip("/") + "/") for d in keep):
+            continue
+        k.mount(None, point, None, plan.final_propagation, label=point)

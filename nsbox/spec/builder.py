@@ -235,25 +235,28 @@ def standard_mounts(ns: dict[str, m.Namespace | None], host: Host) -> list[m.Mou
     return mounts
 
 
-def host_root_mounts(host: Host) -> tuple[list[m.Mount], list[tuple[str, str]]]:
+def host_root_mounts(host: Host, rootfs: RootfsInput) -> list[m.Mount]:
     """The embedded default root: host system dirs read-only, private writable dirs.
 
-    Returns (mounts, symlinks to create in the root dir) -- /bin is a symlink on
-    merged-/usr systems and is recreated as one."""
+    (/bin and friends are symlinks on merged-/usr systems: nsbox.image.rootfs
+    recreates those in the root directory.)  /etc is an overlay on the host's,
+    made read-only once set-up is done (it is in readonlyPaths): files can be
+    bind-mounted on it (-v, /etc/resolv.conf) though the host's is never touched."""
     mounts: list[m.Mount] = []
-    links: list[tuple[str, str]] = []
     for d in HOST_SYSTEM_DIRS:
-        if not host.lexists(d):
+        if not host.lexists(d) or host.islink(d):
             continue
-        if host.islink(d):
-            links.append((d, host.readlink(d)))
+        if d == "/etc" and rootfs.upper:
+            mounts.append(m.Mount(destination=d, type="overlay", source="overlay",
+                                  options=("nosuid", "nodev", f"lowerdir={d}", f"upperdir={rootfs.upper}",
+                                           f"workdir={rootfs.work}")))
             continue
         mounts.append(m.Mount(destination=d, type="bind", source=d,
                               options=("rbind", "rro", "nosuid", "nodev")))
     for d, mode in PRIVATE_DIRS:
         mounts.append(m.Mount(destination=d, type="tmpfs", source="tmpfs",
                               options=("nosuid", "nodev", mode)))
-    return mounts, links
+    return mounts
 
 
 def host_secrets(host: Host) -> list[str]:
@@ -394,9 +397,18 @@ def _set_env(env: dict[str, str], item: str, where: str) -> None:
     env[key] = value
 
 
+def cgroup_parent_default() -> str:
+    """nsbox's own cgroup parent: /nsbox, or $NSBOX_CGROUP_PARENT (absolute)."""
+    value = os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox"
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise ConfigError(f"NSBOX_CGROUP_PARENT `{value}`: must be an absolute cgroup path without `..`")
+    return value.rstrip("/") or "/nsbox"
+
+
 def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = None,
-          cgroup_parent: str = "/nsbox") -> m.Spec:
+          cgroup_parent: str | None = None) -> m.Spec:
     host = host or Host()
+    cgroup_parent = cgroup_parent or cgroup_parent_default()
     if not o.command:
         raise ConfigError("no command given: nsbox run [OPTIONS] [--] CMD [ARGS...]")
     ns = namespaces(o, host)
@@ -419,13 +431,14 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
 
     mounts: list[m.Mount] = []
     masked = list(MASKED)
+    readonly = list(READONLY)
     annotations: dict[str, str] = {}
     if ns["mount"] is not None and ns["mount"].path is None:
         mounts = standard_mounts(ns, host)
         if rootfs.host:
-            extra, _links = host_root_mounts(host)
-            mounts = mounts[:1] + extra + mounts[1:]
+            mounts = mounts[:1] + host_root_mounts(host, rootfs) + mounts[1:]
             masked += host_secrets(host)
+            readonly.append("/etc")
         mounts += [parse_tmpfs(t) for t in o.tmpfs]
         mounts += [parse_volume(v) for v in o.volume]
         if rootfs.lowers:
@@ -455,7 +468,7 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
         cgroups_path=None if host.rootless else f"{cgroup_parent}/{cid}",
         rootfs_propagation=prop,
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
-        readonly_paths=READONLY if ns["mount"] is not None else (),
+        readonly_paths=tuple(readonly) if ns["mount"] is not None else (),
     )
     return m.Spec(process=process, root=m.Root(path=rootfs.root, readonly=o.read_only),
                   hostname=hostname if ns["uts"] is not None else None,
