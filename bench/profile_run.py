@@ -4,7 +4,9 @@ Four views, each over several runs of the installed entry point (bench/.venv):
 1. baselines through the same launcher: the interpreter alone, ``nsbox --version``, a full run;
 2. the NSBOX_TRACE=1 stage marks, as offsets from the launcher's fork (same clock);
 3. ``python -X importtime``: what the imports cost, by module;
-4. ``strace -f -T``: the slowest system calls (time inside the kernel), grouped.
+4. ``strace -f -T``: the slowest system calls (time inside the kernel), grouped;
+5. ``perf record`` (cpu-clock): CPU time per process (main, intermediate, init) and per code
+   (the interpreter, the kernel, libc and the loader).
 Usage (as root): /usr/bin/python3 bench/profile_run.py [--runs N] [--json] [--no-install]
 """
 
@@ -110,6 +112,7 @@ def strace(nsbox: str, rootfs: str, runs: int) -> dict:
         n = 0
         for line in lines:
             pid, _, rest = line.partition(" ")
+            rest = rest.lstrip()  # strace pads short pids
             m = re.match(r"(\w+)\((.*)", rest)
             if rest.endswith("<unfinished ...>") and m:
                 pending[pid] = rest
@@ -123,7 +126,8 @@ def strace(nsbox: str, rootfs: str, runs: int) -> dict:
                 continue
             n += 1
             name, args = m.group(1), m.group(2)
-            if name in WAITS or "fifo" in args:  # the exec fifo's open blocks until start
+            if name in WAITS or "fifo" in line or "/proc/self/fd/" in args and name == "openat" and "O_WRONLY" in args:
+                # the exec fifo's open (through /proc/self/fd) blocks until start
                 continue
             run[key(name, args)] = run.get(key(name, args), 0.0) + float(t.group(1)) * 1000
         counts.append(n)
@@ -131,6 +135,34 @@ def strace(nsbox: str, rootfs: str, runs: int) -> dict:
             sums.setdefault(k, []).append(v)
     top = sorted(((k, med(v)) for k, v in sums.items()), key=lambda kv: -kv[1])[:25]
     return {"syscalls": med(counts), "top_ms": dict(top)}
+
+
+def perf(nsbox: str, rootfs: str, runs: int) -> dict:
+    """CPU ms per (process, code) from perf's cpu-clock samples (period = ns); median over runs."""
+    if subprocess.run(["sh", "-c", "command -v perf"], capture_output=True).returncode != 0:
+        return {}
+    got: dict[str, list[float]] = {}
+    for _ in range(runs):
+        with tempfile.NamedTemporaryFile(suffix=".perf") as data:
+            r = subprocess.run(["perf", "record", "-q", "-F", "10000", "-o", data.name, "--", nsbox, "run",
+                                "--share", "time", "--rootfs", rootfs, "--", "/bin/true"],
+                               env=C.CLEAN_ENV, cwd=C.WORK, capture_output=True, text=True)
+            rep = subprocess.run(["perf", "report", "-i", data.name, "--sort", "pid,dso", "-F", "period,pid,dso",
+                                  "--stdio"], capture_output=True, text=True).stdout
+        if r.returncode != 0:
+            return {"error": r.stderr.strip()[-300:]}
+        rows = [m.groups() for m in re.finditer(r"^\s*(\d+)\s+(\d+):(\S+)\s+(\S+)", rep, re.M)]
+        pids = sorted({int(p) for _, p, _, _ in rows})
+        one: dict[str, float] = {}
+        for period, pid, comm, dso in rows:
+            role = ("main" if int(pid) == pids[0] else "init (then the container)" if comm != "nsbox"
+                    else "intermediate")
+            code = ("kernel" if "kernel" in dso else "libc + loader" if dso.startswith(("libc", "ld-"))
+                    else "interpreter" if "python" in dso or ".cpython-" in dso or "libffi" in dso else "other")
+            one[f"{role}: {code}"] = one.get(f"{role}: {code}", 0.0) + int(period) / 1e6
+        for k, v in one.items():
+            got.setdefault(k, []).append(v)
+    return dict(sorted(((k, med(v)) for k, v in got.items()), key=lambda kv: -kv[1]))
 
 
 def key(name: str, args: str) -> str:
@@ -178,7 +210,8 @@ def main() -> int:
     res = {"bench": "profile_run", "revision": C.git_revision(), "machine": C.machine_info(),
            "baselines": base, "trace_ms": trace(lb, nsbox, rootfs, a.runs),
            "importtime": importtime(nsbox, rootfs, max(3, a.runs // 4)),
-           "strace": strace(nsbox, rootfs, max(3, a.runs // 4))}
+           "strace": strace(nsbox, rootfs, max(3, a.runs // 4)),
+           "perf_cpu_ms": perf(nsbox, rootfs, max(5, a.runs // 2))}
     res["load"] = meter.stop(0.0)
     res["results_file"] = C.save_results("profile_run", res)
     text = report(res)
@@ -211,6 +244,10 @@ def report(res: dict) -> str:
             "syscalls per run, strace inflates the total)"]
     for k, v in list(st["top_ms"].items())[:20]:
         out.append(f"  {v:7.2f} ms  {k}")
+    if res.get("perf_cpu_ms"):
+        out += ["", "CPU time by process and code (perf record cpu-clock, median ms per run)"]
+        for k, v in res["perf_cpu_ms"].items():
+            out.append(f"  {v:7.2f} ms  {k}" if isinstance(v, float) else f"  {k}: {v}")
     return "\n".join(out)
 
 

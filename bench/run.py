@@ -149,7 +149,7 @@ def report(res: dict) -> str:
                      f"{m['p90']:>8.0f}{cpu['median']:>8.2f}{c['minflt']['median']:>8.0f}  {ns}")
     lines.append("")
     for key, r in res["ratios"].items():
-        lines.append(f"{key:<22} wall median {r['wall_median']:.2f}  wall p90 {r['wall_p90']:.2f}  "
+        lines.append(f"{key:<24} wall median {r['wall_median']:.2f}  wall p90 {r['wall_p90']:.2f}  "
                      f"peak RSS median {r['maxrss_median']:.2f}")
     lines.append("")
     for name, c in res["cases"].items():
