@@ -106,6 +106,9 @@ class Plan:
         self.final_propagation = MS_PRIVATE  # applied to every mount but `explicit` ones
         self.explicit: list[str] = []  # destinations whose mount options chose a propagation
         self.cgroup_ns = False
+        # file systems the kernel may refuse us a fresh instance of (a user namespace
+        # that does not own the namespace behind them): bind the host's instead
+        self.host_fallback: set[str] = set()
 
 
 def clean_dest(dest: str, where: str) -> str:
@@ -157,6 +160,10 @@ def make_plan(spec: Spec, *, new_userns: bool, rootless: bool, cgroup_ns: bool,
         raise ConfigError("root.path: is required when the container has its own mount namespace")
     p.root = spec.root.path
     p.cgroup_ns = cgroup_ns
+    if new_userns:
+        owned = {ns.type for ns in linux.namespaces if not ns.path}
+        p.host_fallback = {fs for fs, kind in (("sysfs", "network"), ("mqueue", "ipc"), ("proc", "pid"))
+                           if kind not in owned}
     ann = spec.annotations
     lower = ann.get(model.ANN_OVERLAY_LOWER)
     if lower:

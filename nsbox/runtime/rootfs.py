@@ -52,7 +52,7 @@ def _target(k: Kernel, root_fd: int, dest: str, is_file: bool) -> int:
     return k.open_in_root(root_fd, dest, "file" if is_file else "dir")
 
 
-def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None) -> None:
+def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None, fallback: set[str] = frozenset()) -> None:
     """One spec mount (step 3).
 
     The target fd is the directory *under* the new mount; whatever is done to
@@ -68,7 +68,7 @@ def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None) -> None:
         if step.kind == "bind":
             _bind(step, k, fd_path(fd))
         else:
-            _mount_fs(step, k, fd_path(fd))
+            _mount_fs(step, k, fd_path(fd), fallback)
     finally:
         k.close(fd)
     if step.remount or step.recursive_ro or step.propagation or step.fallback_ro:
@@ -103,7 +103,7 @@ def _bind(step: MountStep, k: Kernel, target: str) -> None:
         raise
 
 
-def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
+def _mount_fs(step: MountStep, k: Kernel, target: str, fallback: set[str]) -> None:
     try:
         k.mount(step.source, target, step.fstype, step.flags, step.data, label=step.dest)
     except KernelError as e:
@@ -112,7 +112,7 @@ def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
             data = ",".join(o for o in step.data.split(",") if not o.startswith("gid="))
             k.mount(step.source, target, step.fstype, step.flags, data, label=step.dest)
             return
-        host = HOST_FALLBACK.get(step.fstype or "")
+        host = HOST_FALLBACK.get(step.fstype or "") if step.fstype in fallback else None
         if host and e.errno in (E.EPERM, E.EACCES):
             if os.path.isdir(host):
                 # runc --rootless does the same for sysfs: bind the host's, read-only
@@ -234,7 +234,7 @@ def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
         for step in plan.mounts:
             if step.kind == "cgroup" and before_cgroup is not None:
                 before_cgroup()
-            do_mount(step, k, root_fd, layout)
+            do_mount(step, k, root_fd, layout, plan.host_fallback)
         for d in plan.devices:
             make_device(d, k, root_fd)
         for target, dest in plan.symlinks:
