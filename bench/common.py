@@ -59,28 +59,44 @@ def ensure_debian(packages: list[str]) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def nsbox_venv(install: bool = True) -> str:
-    """bench/.venv (made with /usr/bin/python3 -m venv) with this tree installed
-    non-editable; returns its ``nsbox`` entry point."""
-    py = os.path.join(VENV, "bin", "python")
+def nsbox_venv(install: bool = True, venv: str = VENV, source: str = REPO) -> str:
+    """A venv made with /usr/bin/python3 -m venv (bench/.venv by default) with the
+    tree ``source`` installed non-editable; returns its ``nsbox`` entry point."""
+    py = os.path.join(venv, "bin", "python")
     if not os.path.exists(py):
-        log(f"creating {VENV}")
-        subprocess.run(["/usr/bin/python3", "-m", "venv", VENV], check=True)
+        log(f"creating {venv}")
+        subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
         install = True
     if install:
-        log(f"pip install {REPO} (non-editable) into {VENV}")
+        log(f"pip install {source} (non-editable) into {venv}")
         pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, REPO], check=True, cwd=BENCH)
+        subprocess.run([*pip, source], check=True, cwd=BENCH)
         # Same version number as last time: force the current tree in.
-        subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, cwd=BENCH)
-    exe = os.path.join(VENV, "bin", "nsbox")
+        subprocess.run([*pip, "--no-deps", "--force-reinstall", source], check=True, cwd=BENCH)
+    exe = os.path.join(venv, "bin", "nsbox")
     pkg = subprocess.run([py, "-c", "import nsbox, os; print(os.path.dirname(nsbox.__file__))"],
                          capture_output=True, text=True, check=True, cwd="/").stdout.strip()
-    if pkg.startswith(REPO + "/nsbox"):
-        die(f"{VENV} imports nsbox from the source tree ({pkg}): need a non-editable install")
+    if pkg.startswith(source + "/nsbox"):
+        die(f"{venv} imports nsbox from the source tree ({pkg}): need a non-editable install")
     if not os.path.isdir(os.path.join(pkg, "__pycache__")):
         die(f"{pkg} has no __pycache__: the install was not byte-compiled")
     return exe
+
+
+def nsbox_at(rev: str) -> str:
+    """nsbox as of git revision ``rev`` (``git archive``), in its own venv under
+    results/work: to compare a change with its base in the same interleaved run."""
+    r = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", f"{rev}^{{commit}}"], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        die(f"--compare `{rev}`: not a revision of {REPO}")
+    sha = r.stdout.strip()
+    src = os.path.join(WORK, f"src-{sha}")
+    if not os.path.isdir(src):
+        os.makedirs(src)
+        subprocess.run(f"git -C {REPO} archive {sha} | tar -x -C {src}", shell=True, check=True)
+    venv = os.path.join(WORK, f"venv-{sha}")
+    return nsbox_venv(install=not os.path.exists(os.path.join(venv, "bin", "nsbox")), venv=venv, source=src)
 
 
 def build_launcher() -> str:

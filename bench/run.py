@@ -5,6 +5,7 @@ RSS (wait4's ru_maxrss: the largest single process of the runtime's tree, see
 README.md) over interleaved runs.  Usage (as root):
 
     bench/run.sh [--runs N] [--warmup N] [--json] [--runtimes nsbox,runc,...] [--no-install]
+                 [--compare REV]...
 """
 
 from __future__ import annotations
@@ -64,10 +65,15 @@ def make_bundle(name: str, rootfs: str, args: list[str]) -> str:
     return b
 
 
-def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], args: list[str]) -> list[C.Case]:
-    """The commands measured; ``args`` is what runs inside (/bin/true, or the probe)."""
+def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], args: list[str],
+          compare: dict[str, str] | None = None) -> list[C.Case]:
+    """The commands measured; ``args`` is what runs inside (/bin/true, or the probe);
+    ``compare`` maps "nsbox@REV" to other builds' entry points."""
     tag = f"{os.getpid()}"
     out = []
+    for name, exe in (compare or {}).items():
+        out.append(C.Case(name, [exe, "run", "--share", "time", "--rootfs", rootfs, "--", *args],
+                          note=f"as the nsbox row, built from revision {name.partition('@')[2]}"))
     for name in wanted:
         if name == "nsbox":
             out.append(C.Case(name, [nsbox, "run", "--share", "time", "--rootfs", rootfs, "--", *args],
@@ -133,6 +139,7 @@ def probe(cs: list[C.Case]) -> dict[str, dict]:
 
 
 def report(res: dict) -> str:
+    nw = max(14, *(len(n) + 2 for n in res["cases"]))
     lines = [f"nsbox run /bin/true: {res['config']['runs']} interleaved runs per runtime after "
              f"{res['config']['warmup']} warm-up rounds, {res['date']}",
              f"machine: {res['machine']['cpus']} CPUs, kernel {res['machine']['kernel']}, "
@@ -140,12 +147,12 @@ def report(res: dict) -> str:
              f"{' '.join(res['load']['loadavg_after'])} after; CPUs busy {res['load']['cpu_busy_pct']}% "
              f"({res['load']['others_cores']} cores used by other processes)",
              "",
-             f"{'runtime':<14}{'wall ms':>9}{'p90':>8}{'min':>8}{'peak RSS KiB':>14}{'p90':>8}"
+             f"{'runtime':<{nw}}{'wall ms':>9}{'p90':>8}{'min':>8}{'peak RSS KiB':>14}{'p90':>8}"
              f"{'CPU ms':>8}{'minflt':>8}  new namespaces"]
     for name, c in res["cases"].items():
         w, m, cpu = c["wall_ms"], c["maxrss_kib"], c["cpu_ms"]
         ns = ",".join(c.get("probe", {}).get("new_namespaces", [])) or "-"
-        lines.append(f"{name:<14}{w['median']:>9.2f}{w['p90']:>8.2f}{w['min']:>8.2f}{m['median']:>14.0f}"
+        lines.append(f"{name:<{nw}}{w['median']:>9.2f}{w['p90']:>8.2f}{w['min']:>8.2f}{m['median']:>14.0f}"
                      f"{m['p90']:>8.0f}{cpu['median']:>8.2f}{c['minflt']['median']:>8.0f}  {ns}")
     lines.append("")
     for key, r in res["ratios"].items():
@@ -170,6 +177,8 @@ def main() -> int:
     ap.add_argument("--no-install", action="store_true", help="use bench/.venv's nsbox as installed")
     ap.add_argument("--no-apt", action="store_true", help="do not apt-get install missing packages")
     ap.add_argument("--seed", type=int, default=1, help="seed of the run order shuffle")
+    ap.add_argument("--compare", action="append", default=[], metavar="REV",
+                    help="also measure nsbox as of git revision REV (repeatable), e.g. to see what a change gains")
     a = ap.parse_args()
     C.need_root("bench/run.py")
     wanted = [n.strip() for n in a.runtimes.split(",") if n.strip()]
@@ -179,6 +188,7 @@ def main() -> int:
     if not a.no_apt:
         C.ensure_debian(PACKAGES)
     nsbox = C.nsbox_venv(install=not a.no_install)
+    compare = {f"nsbox@{rev}": C.nsbox_at(rev) for rev in a.compare}
     launcher_bin = C.build_launcher()
     rootfs = C.busybox_rootfs()
     for d in ("nsbox", "runc", "crun"):
@@ -186,8 +196,8 @@ def main() -> int:
     view = C.V1View() if C.cgroup_layout() == "hybrid" and any(n.startswith("crun") for n in wanted) else None
     launcher = None
     try:
-        probes = probe(cases(nsbox, rootfs, view, wanted, ["/bin/sh", "-c", PROBE]))
-        cs = cases(nsbox, rootfs, view, wanted, ["/bin/true"])
+        probes = probe(cases(nsbox, rootfs, view, wanted, ["/bin/sh", "-c", PROBE], compare))
+        cs = cases(nsbox, rootfs, view, wanted, ["/bin/true"], compare)
         launcher = C.Launcher(launcher_bin, C.CLEAN_ENV, os.path.join(C.WORK, "launch.stderr"))
         C.log(f"measuring {', '.join(c.name for c in cs)}: {a.warmup} + {a.runs} rounds")
         meter = C.LoadMeter()
@@ -223,7 +233,7 @@ def results(a, cs: list[C.Case], samples: dict, probes: dict, load: dict, nsbox:
             "samples": [s.as_dict() for s in v]}
     ratios = {}
     for num in ("nsbox", "nsbox-default"):
-        for den in ("runc", "crun", "crun-nocg", "bwrap"):
+        for den in ("runc", "crun", "crun-nocg", "bwrap", *(c.name for c in cs if "@" in c.name)):
             if num in out_cases and den in out_cases:
                 n, d = out_cases[num], out_cases[den]
                 ratios[f"{num}/{den}"] = {
@@ -235,6 +245,7 @@ def results(a, cs: list[C.Case], samples: dict, probes: dict, load: dict, nsbox:
         "command": " ".join(shlex.quote(x) for x in ["bench/run.sh", *sys.argv[1:]]),
         "revision": C.git_revision(), "machine": C.machine_info(), "load": load,
         "config": {"runs": a.runs, "warmup": a.warmup, "seed": a.seed, "namespaces": list(NAMESPACES),
+                   "compare": a.compare,
                    "order": "each round shuffled", "nsbox_entry_point": nsbox},
         "versions": {"nsbox": C.version_of([nsbox, "--version"]), "runc": C.version_of(["runc", "--version"]),
                      "crun": C.version_of(["crun", "--version"]), "bwrap": C.version_of(["bwrap", "--version"]),
