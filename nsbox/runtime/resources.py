@@ -13,6 +13,7 @@ import importlib
 
 RELEASERS: dict[str, str] = {
     "cgroup": "nsbox.cgroups.manager:release",
+    "netns": "nsbox.runtime.netns:release",
 }
 
 

@@ -257,6 +257,9 @@ def finish(plan: Plan, k: Kernel) -> None:
 
 def set_propagation(plan: Plan, k: Kernel, proc: str = "/proc") -> None:
     """The root's propagation on every mount, except volumes that chose their own."""
+    if not plan.explicit:
+        k.mount(None, "/", None, plan.final_propagation | M.MS_REC, label="/")
+        return
     from ..procfs import mountinfo
 
     try:

@@ -183,12 +183,18 @@ def finish(created: Created, code: int) -> None:
     """After the container's init exited: kill stragglers, release resources, remove."""
     c = created.container
     created.pid = 0  # reaped: never signal that number again
+    if created.cgroup is not None:  # before the cgroup (and its counters) is removed
+        created.oom_kills = created.cgroup.oom_kills()
+        if created.oom_kills and code == 128 + 9:
+            created.exit_reason = "oom-killed"
     errors = created.undo.run()
     c.release_ownership()
     if c.state.get("autoRemove", True):
         c.remove_dir()
     else:
-        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[])
+        extra = {"exitReason": created.exit_reason} if created.exit_reason else {}
+        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[],
+                oomKilled=created.exit_reason == "oom-killed", **extra)
     if errors:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
 
@@ -227,6 +233,10 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
             raise
         finish(created, code)
         mark("run: cleaned up")
+        if created.oom_kills:
+            from ..cgroups.oom import report_oom
+
+            report_oom(created, code)
         return code
     finally:
         fg.restore()

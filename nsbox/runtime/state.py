@@ -297,7 +297,18 @@ class Container:
     # -- removal -------------------------------------------------------------
     def remove_dir(self) -> None:
         self.store.release_name(self.state.get("name"), self.id)
-        rmtree(self.path)
+        try:
+            rmtree(self.path)
+        except (NsboxError, PermissionError):
+            if os.geteuid() == 0:
+                raise
+            # Rootless with subordinate ids: files the container's other users
+            # made belong to ids we are not; remove them as its root, in a user
+            # namespace with the same maps (as `podman unshare rm` would).
+            from .userns import rmtree_as_container_root
+
+            rmtree_as_container_root(self.path, f"{self.path}/config.json")
+            rmtree(self.path)
 
 
 def rmtree(path: str) -> None:

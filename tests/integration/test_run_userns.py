@@ -130,3 +130,21 @@ def test_rootless_may_not_map_foreign_ids(rootless_runner):
 def test_rootless_cannot_share_user_namespace(rootless_runner):
     r = rootless_runner.run("run", "--userns", "host", "--", "true")
     assert r.returncode == 125 and "needs a new user namespace" in r.stderr
+
+
+@pytest.mark.rootless
+def test_files_of_subordinate_ids_are_cleaned_up(rootless_runner, busybox_rootfs, shared_tmp):
+    # files owned by ids the user is not (its /etc/subuid range) must still go with the container
+    import tarfile
+
+    tar = os.path.join(shared_tmp, "root.tar")
+    with tarfile.open(tar, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    os.chmod(tar, 0o644)
+    r = rootless_runner.run("run", "--userns", "auto", "--rootfs", tar, "--", "sh", "-c",
+                            "mkdir -p /home/u/d && touch /home/u/d/f && chown -R 1000:1000 /home/u && "
+                            "chmod 700 /home/u/d", check=True)
+    assert r.returncode == 0
+    from .leaks import leftovers
+
+    assert leftovers(rootless_runner.root) == {}
