@@ -24,9 +24,13 @@ RESULTS = os.path.join(BENCH, "results")       # gitignored
 WORK = os.path.join(RESULTS, "work")           # rootfs, bundles, the launcher binary
 VENV = os.path.join(BENCH, ".venv")            # gitignored (.venv/)
 STATE = "/run/nsboxbench"                      # state roots of every runtime under test
-CGROUP_PARENT = "/nsboxbench"                  # runc's and crun's cgroups (nsbox: /nsbox/<id>)
+CGROUP_PARENT = "/nsboxbench"                  # every runtime's cgroups go below it
+# nsbox's cgroups under ours too (NSBOX_CGROUP_PARENT): other people's containers
+# come and go under /nsbox, and one removing the empty /nsbox while ours creates
+# /nsbox/<id> fails our run (ENOENT).
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "HOME": "/root", "LANG": "C.UTF-8", "NSBOX_ROOT": f"{STATE}/nsbox"}
+             "HOME": "/root", "LANG": "C.UTF-8", "NSBOX_ROOT": f"{STATE}/nsbox",
+             "NSBOX_CGROUP_PARENT": f"{CGROUP_PARENT}/nsbox"}
 
 
 def log(msg: str) -> None:

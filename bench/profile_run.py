@@ -41,8 +41,9 @@ def baselines(launcher: C.Launcher, nsbox: str, rootfs: str, runs: int) -> dict:
              C.Case("nsbox --version", [nsbox, "--version"]),
              C.Case("nsbox run /bin/true", [nsbox, "run", "--share", "time", "--rootfs", rootfs, "--", "/bin/true"])]
     got = C.interleaved(launcher, cases, runs, 2)
-    return {k: {"wall_ms": med([s.wall_ms for s in v]), "cpu_ms": med([s.cpu_ms for s in v]),
-                "maxrss_kib": med([s.maxrss_kib for s in v])} for k, v in got.items()}
+    return {k: {"wall_ms": med([s.wall_ms for s in v]), "wall_p10": C.percentile(sorted(s.wall_ms for s in v), 10),
+                "cpu_ms": med([s.cpu_ms for s in v]), "maxrss_kib": med([s.maxrss_kib for s in v])}
+            for k, v in got.items()}
 
 
 def trace(launcher_bin: str, nsbox: str, rootfs: str, runs: int) -> dict:
@@ -69,7 +70,9 @@ def trace(launcher_bin: str, nsbox: str, rootfs: str, runs: int) -> dict:
             offsets.setdefault("(reaped by the launcher)", []).append(s.wall_ms)
     finally:
         launcher.close()
-    return dict(sorted(((k, med(v)) for k, v in offsets.items()), key=lambda kv: kv[1]))
+    # median and p10 (nearer what a quiet machine gives); stages ordered by median
+    return {k: {"median": med(v), "p10": C.percentile(sorted(v), 10)}
+            for k, v in sorted(offsets.items(), key=lambda kv: med(kv[1]))}
 
 
 def importtime(nsbox: str, rootfs: str, runs: int) -> dict:
@@ -156,7 +159,7 @@ def perf(nsbox: str, rootfs: str, runs: int) -> dict:
         one: dict[str, float] = {}
         for period, pid, comm, dso in rows:
             role = ("main" if int(pid) == pids[0] else "init (then the container)" if comm != "nsbox"
-                    else "intermediate")
+                    else "other children (intermediate, prewarm)")
             code = ("kernel" if "kernel" in dso else "libc + loader" if dso.startswith(("libc", "ld-"))
                     else "interpreter" if "python" in dso or ".cpython-" in dso or "libffi" in dso else "other")
             one[f"{role}: {code}"] = one.get(f"{role}: {code}", 0.0) + int(period) / 1e6
@@ -185,7 +188,7 @@ def key(name: str, args: str) -> str:
         p = re.sub(r"/[^/]*<id>[^/]*", "/<id>", p)
     flags = ""
     if name in ("unshare", "clone", "clone3", "setns"):
-        flags = " " + re.split(r"[,)]", args, maxsplit=1)[0][:80]
+        flags = " " + re.split(r"[,)]| <", args, maxsplit=1)[0][:80]
     return f"{name} {p}{flags}".strip()
 
 
@@ -226,14 +229,15 @@ def main() -> int:
 
 def report(res: dict) -> str:
     out = [f"load avg {' '.join(res['load']['loadavg_before'])}, CPUs busy {res['load']['cpu_busy_pct']}%",
-           "", "baselines (median)              wall ms   CPU ms  peak RSS KiB"]
+           "", "baselines                       wall ms (median, p10)   CPU ms  peak RSS KiB"]
     for k, v in res["baselines"].items():
-        out.append(f"  {k:<28}{v['wall_ms']:>9.2f}{v['cpu_ms']:>9.2f}{v['maxrss_kib']:>14.0f}")
-    out += ["", "NSBOX_TRACE marks, median ms after the launcher's fork (stage = time since the previous mark)"]
-    prev = 0.0
+        out.append(f"  {k:<28}{v['wall_ms']:>9.2f}{v['wall_p10']:>9.2f}{v['cpu_ms']:>14.2f}{v['maxrss_kib']:>14.0f}")
+    out += ["", "NSBOX_TRACE marks: ms after the launcher's fork, median (+ stage) and p10 (+ stage)"]
+    prev = prev10 = 0.0
     for k, v in res["trace_ms"].items():
-        out.append(f"  {v:8.2f}  (+{v - prev:6.2f})  {k}")
-        prev = v
+        m, p10 = v["median"], v["p10"]
+        out.append(f"  {m:8.2f} (+{m - prev:6.2f})  {p10:8.2f} (+{p10 - prev10:6.2f})  {k}")
+        prev, prev10 = v["median"], v["p10"]
     imp = res["importtime"]
     out += ["", f"imports (python -X importtime, all processes): {imp['total_us'] / 1000:.2f} ms self time; "
             + ", ".join(f"{g} {us / 1000:.2f} ms" for g, us in sorted(imp["groups_us"].items(), key=lambda x: -x[1]))]

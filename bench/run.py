@@ -77,8 +77,8 @@ def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], arg
     for name in wanted:
         if name == "nsbox":
             out.append(C.Case(name, [nsbox, "run", "--share", "time", "--rootfs", rootfs, "--", *args],
-                              note="--share time (same namespaces as runc); cgroup /nsbox/<id> in every "
-                                   "hierarchy; root = overlay of the rootfs"))
+                              note=f"--share time (same namespaces as runc); cgroup {C.CGROUP_PARENT}/nsbox/<id> "
+                                   "in every hierarchy; root = overlay of the rootfs"))
         elif name == "nsbox-default":
             out.append(C.Case(name, [nsbox, "run", "--rootfs", rootfs, "--", *args],
                               note="nsbox's defaults: + a time namespace"))
