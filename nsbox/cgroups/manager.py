@@ -204,8 +204,10 @@ class Cgroup:
             raise KernelError(errno.EBUSY, "; ".join(errors))
 
     def _remove_empty_parents(self) -> None:
+        # Only nsbox's own parent (/nsbox, a delegated .../nsbox, $NSBOX_CGROUP_PARENT
+        # named nsbox-*): a --cgroup-parent the user made stays, as with Docker.
         parent = os.path.dirname(self.path)
-        if parent in ("/", ""):
+        if parent in ("/", "") or not os.path.basename(parent).startswith("nsbox"):
             return
         for h in self.layout.hierarchies:
             try:

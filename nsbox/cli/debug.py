@@ -1,4 +1,4 @@
-"""``nsbox debug NAME [OPTIONS] [--] [CMD...]``: an ephemeral debug container (kubectl debug --target).
+"""``nsbox debug NAME|PID [OPTIONS] [--] [CMD...]``: an ephemeral debug container (kubectl debug --target).
 
 It joins the target's PID and network namespaces (and its user namespace when it
 has one), so ``ps`` shows the target's processes, ``ss``/``ip`` its sockets and
@@ -14,7 +14,7 @@ import sys
 from .args import Command, Opt, UsageError
 
 COMMAND = Command(
-    "debug", "debug [OPTIONS] NAME [--] [CMD...]",
+    "debug", "debug [OPTIONS] NAME|PID [--] [CMD...]",
     "Run CMD (default /bin/sh) in a new container that shares NAME's PID and network\n"
     "namespaces, with the host's tools; the target's files are at /proc/1/root.",
     [Opt("--rootfs", "rootfs", help="root filesystem for the debug container (default: the host's "
@@ -35,13 +35,23 @@ def main(argv: list[str]) -> int:
         return 0
     if not rest:
         raise UsageError("debug: the target container's name is needed (see nsbox debug --help)")
-    target, command = rest[0], rest[1:] or ["/bin/sh"]
+    ref, command = rest[0], rest[1:] or ["/bin/sh"]
+    from ..inspect.target import ns_inode, resolve
     from ..spec.options import RunOptions
 
-    ref = f"container:{target}"
+    target = resolve(ref, "debug")
+    userns = None
+    if target.container is not None:
+        pid = net = f"container:{target.container.id}"  # joins its user namespace too (builder)
+    else:
+        # any process (a Docker container's, a service's): its namespaces by path
+        pid, net = f"ns:/proc/{target.pid}/ns/pid", f"ns:/proc/{target.pid}/ns/net"
+        if ns_inode(target.pid, "user") not in (None, ns_inode("self", "user")):
+            userns = f"ns:/proc/{target.pid}/ns/user"
     opts = RunOptions(command=tuple(command), rootfs=values["rootfs"], name=values["name"],
                       env=tuple(values["env"]), workdir=values["workdir"], user=values["user"],
-                      interactive=values["interactive"], tty=values["tty"], pid=ref, network=ref)
+                      interactive=values["interactive"], tty=values["tty"], pid=pid, network=net,
+                      userns=userns)
     from ..runtime.run import run_foreground
 
     sys.stdout.flush()

@@ -54,9 +54,15 @@ def main(argv: list[str]) -> int:
     from ..inspect import nsenter
     from ..inspect.target import resolve
 
-    target = resolve(str(values["target"]), "enter --target")
-    p = nsenter.plan(target.pid, kinds, command or ["/bin/sh"], host_tools=values["host_tools"],
-                     workdir=values["wd"], preserve_credentials=values["preserve"])
+    ref = str(values["target"])
+    target = resolve(ref, "enter --target")
+    from ..kernel.errors import KernelError, wrap
+
+    try:
+        p = nsenter.plan(target.pid, kinds, command or ["/bin/sh"], host_tools=values["host_tools"],
+                         workdir=values["wd"], preserve_credentials=values["preserve"])
+    except KernelError as e:
+        raise wrap(e, f"enter --target `{ref}`") from None
     sys.stdout.flush()
     sys.stderr.flush()
     return nsenter.run(p)

@@ -7,12 +7,13 @@ import sys
 from .args import Command, Opt, UsageError
 
 COMMAND = Command(
-    "ns", "ns [-t TYPE] [--container NAME] [-p PID] [--format table|json]",
+    "ns", "ns [-t TYPE] [--container NAME] [-p PID] [--format table|json] [NS-INODE]",
     "List every namespace on the machine, one row each: NS TYPE NPROCS PID USER COMMAND as\n"
     "lsns(8) prints them (same counts), and CONTAINER, the nsbox container that made it.",
     [Opt("-t --type", "type", "list", "only namespaces of this type: mnt, net, pid, uts, ipc, user, "
          "cgroup, time (repeatable, comma-separated)", "TYPE"),
-     Opt("--container", "container", help="only the namespaces of this container's init", metavar="NAME"),
+     Opt("--container", "container", help="only the namespaces this nsbox container made (not those it "
+         "shares with the host)", metavar="NAME"),
      Opt("-p --pid --task", "pid", help="only the namespaces this process is in", metavar="PID"),
      Opt("--format", "format", help="table (default) or json", metavar="FORMAT"),
      Opt("-J --json", "json", "bool", "same as --format json"),
@@ -27,10 +28,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
     from ..inspect import lsns
-    from ..inspect.target import NS_TYPES, host_reference, ns_type, open_store, resolve
+    from ..inspect.target import NS_TYPES, host_reference, ns_inode, ns_type, open_store, resolve
 
     types: list[str] = []
-    for item in list(values["type"]) + rest:  # lsns takes the type as a positional too
+    inodes = {int(x) for x in rest if x.isdigit()}  # lsns [<namespace>]: an inode
+    for item in list(values["type"]) + [x for x in rest if not x.isdigit()]:  # or a type, for convenience
         for part in item.split(","):
             if part.strip():
                 t = ns_type(part, "ns --type")
@@ -52,14 +54,22 @@ def main(argv: list[str]) -> int:
             from ..errors import NsboxError
 
             raise NsboxError(f"ns --pid `{text}`: no such process")
+    host = host_reference()[1]
     if values["container"] is not None:
-        target = resolve(str(values["container"]), "ns --container", store)
-        if pid is not None and pid != target.pid:
-            raise UsageError("ns: --pid and --container name different processes")
-        pid = target.pid
+        # the namespaces the container made: its init's, minus those it shares with the host
+        ref = str(values["container"])
+        target = resolve(ref, "ns --container", store)
+        if target.container is None:
+            from ..errors import NsboxError
+
+            raise NsboxError(f"ns --container `{ref}`: not an nsbox container (use --pid for any process)")
+        made = {ns_inode(target.pid, t) for t in NS_TYPES} - set(host.values()) - {None}
+        inodes = (inodes & made) if inodes else made
     rows = lsns.scan(tuple(t for t in NS_TYPES if not types or t in types))
     rows = lsns.select(rows, pid)
-    owners = lsns.owners(store, host_reference()[1])
+    if inodes or values["container"] is not None:
+        rows = [ns for ns in rows if ns.inode in inodes]
+    owners = lsns.owners(store, host)
     for ns in rows:
         ns.container = owners.get(ns.inode)
     out = lsns.as_rows(rows, tree=not values["list"] and fmt == "table")

@@ -45,6 +45,24 @@ OPTIONS = [
         "unbindable (r-prefixed too), nosuid, nodev, noexec", "SRC:DST[:OPTS]"),
     Opt("--tmpfs", "tmpfs", "list", "mount a tmpfs on DST", "DST[:OPTS]"),
     Opt("--read-only", "read_only", "bool", "mount the container's root read-only"),
+    # privileges (nsbox.spec.privileges)
+    Opt("--privileged", "privileged", "bool", "every capability, no seccomp filter, no masked or "
+        "read-only /proc and /sys paths, the host's devices"),
+    Opt("--cap-add", "cap_add", "list", "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL; "
+        "comma-separated, repeatable)", "CAP"),
+    Opt("--cap-drop", "cap_drop", "list", "drop a capability from Docker's default set (or ALL)", "CAP"),
+    Opt("--security-opt", "security_opt", "list", "no-new-privileges=false, seccomp=unconfined, "
+        "seccomp=PROFILE.json (Docker or OCI form), systempaths=unconfined, mask=PATHS, unmask=PATHS",
+        "OPT"),
+    Opt("--ulimit", "ulimit", "list", "resource limit, e.g. nofile=1024:2048 (NAME=SOFT[:HARD])",
+        "NAME=SOFT[:HARD]"),
+    Opt("--oom-score-adj", "oom_score_adj", help="OOM killer preference of the container (-1000..1000)",
+        metavar="N"),
+    Opt("--group-add", "group_add", "list", "an extra group for the container's user (name or gid)",
+        "GROUP"),
+    Opt("--landlock-ro", "landlock_ro", "list", "Landlock: allow reading and executing beneath PATH "
+        "only (with --landlock-rw: all else is denied; /dev/null and the like stay usable)", "PATH"),
+    Opt("--landlock-rw", "landlock_rw", "list", "Landlock: allow full access beneath PATH", "PATH"),
     # resources (cgroups v1 and v2), Docker's names and units
     Opt("-m --memory", "memory", help="memory limit (e.g. 256m, 1g; minimum 6m)", metavar="BYTES"),
     Opt("--memory-swap", "memory_swap", help="memory+swap limit (-1: unlimited swap; default: twice "

@@ -141,6 +141,8 @@ def inspect(target: Target, proc: str = "/proc") -> dict[str, Any]:
     doc["rootfs"] = rootfs(target, mounts)
     doc["mounts"] = [m.as_dict() for m in mounts] if mounts is not None else None
     if target.container is not None:
+        reg = [r.get("path") for r in target.state.get("resources", []) if r.get("kind") == "netns"]
+        doc["netns"] = reg[0] if reg else None  # `ip netns exec` name: /run/netns/<name>
         doc["config"] = _config(target)
     if rep.errors:
         doc["errors"] = rep.errors

@@ -94,6 +94,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
 
         fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
         launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
+        from .security import prepare as prepare_security
+
+        prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created

@@ -558,6 +558,10 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
         readonly_paths=tuple(readonly) if ns["mount"] is not None else (),
     )
+    from .privileges import apply as apply_privileges
+
+    process, linux, mounts = apply_privileges(o, host, process, linux, mounts, annotations, passwd=passwd,
+                                              new_user=new_user)
     return m.Spec(process=process, root=m.Root(path=rootfs.root, readonly=o.read_only),
                   hostname=hostname if ns["uts"] is not None else None,
                   domainname=o.domainname if ns["uts"] is not None else None,

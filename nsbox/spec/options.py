@@ -66,6 +66,16 @@ class RunOptions(Record):
     init: bool = False
     detach: bool = False
     rm: bool = False
+    # privileges (nsbox.spec.privileges)
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    ulimit: tuple[str, ...] = ()         # NAME=SOFT[:HARD]
+    oom_score_adj: int | str | None = None
+    group_add: tuple[str, ...] = ()
+    landlock_ro: tuple[str, ...] = ()
+    landlock_rw: tuple[str, ...] = ()
 
 
 # The fields above that ask for a cgroup limit (the builder loads nsbox.spec.resources only then).

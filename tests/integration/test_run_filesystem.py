@@ -211,17 +211,18 @@ def test_default_propagation_is_private(runner, shared_tmp, shared_mount):
 
 
 def test_unbindable(runner):
-    r = runner.run("run", "--propagation", "unbindable", "--", "sh", "-c",
+    # (mounting inside needs CAP_SYS_ADMIN: not in the default set, as in Docker)
+    r = runner.run("run", "--cap-add", "SYS_ADMIN", "--propagation", "unbindable", "--", "sh", "-c",
                    "mkdir -p /tmp/a /tmp/b; mount --bind /tmp /tmp/b 2>&1; echo rc=$?")
     assert "rc=0" not in r.stdout
-    r = runner.run("run", "--propagation", "private", "--", "sh", "-c",
+    r = runner.run("run", "--cap-add", "SYS_ADMIN", "--propagation", "private", "--", "sh", "-c",
                    "mkdir -p /tmp/b; mount --bind /tmp /tmp/b 2>&1; echo rc=$?")
     assert "rc=0" in r.stdout
 
 
 @pytest.mark.root
 def test_shared_does_not_propagate_back_to_host(root_runner, shared_tmp, shared_mount):
-    r = root_runner.run("run", "-v", f"{shared_mount}:/mnt:rshared", "--", "sh", "-c",
+    r = root_runner.run("run", "--cap-add", "SYS_ADMIN", "-v", f"{shared_mount}:/mnt:rshared", "--", "sh", "-c",
                         "mkdir -p /mnt/inner && mount -t tmpfs tmpfs /mnt/inner && echo mounted", check=True)
     assert "mounted" in r.stdout
     with open("/proc/self/mountinfo") as f:

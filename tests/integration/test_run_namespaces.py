@@ -67,7 +67,8 @@ def test_join_namespace_by_path(root_runner):
 
 def test_hostname_isolated(runner):
     before = os.uname().nodename
-    r = runner.run("run", "--hostname", "box1", "--domainname", "dom1", "--",
+    # (sethostname needs CAP_SYS_ADMIN: not in the default set, as in Docker)
+    r = runner.run("run", "--cap-add", "SYS_ADMIN", "--hostname", "box1", "--domainname", "dom1", "--",
                    "sh", "-c", "hostname; cat /proc/sys/kernel/domainname; hostname other; hostname", check=True)
     assert r.stdout.split() == ["box1", "dom1", "other"]
     assert os.uname().nodename == before
