@@ -25,19 +25,61 @@ PACKAGES = ["runc", "crun", "bubblewrap", "busybox-static", "gcc", "libc6-dev", 
 # cannot make a time namespace, so nsbox runs with --share time for the
 # comparison; "nsbox-default" adds it back (nsbox's default: all but user).
 NAMESPACES = ("mount", "pid", "network", "ipc", "uts", "cgroup")
-# nsbox's defaults (nsbox/spec/builder.py MASKED, READONLY), given to runc and crun.
+# The fallback config's paths, as nsbox's defaults (nsbox/spec/builder.py MASKED, READONLY).
 MASKED = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
           "/sys/firmware", "/sys/devices/virtual/powercap", "/proc/interrupts")
 READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# nsbox's own OCI config for `nsbox run --share time --rootfs ROOTFS -- ARGS`, from the
+# installed nsbox's builder (run by the bench venv's python): runc and crun get the
+# very mounts, masked paths, capabilities, no_new_privs, seccomp profile and device
+# rules nsbox applies, so all three do the same work.
+NSBOX_CONFIG = """
+import json, sys
+from nsbox.spec.builder import RootfsInput, build
+from nsbox.spec.options import RunOptions
+rootfs, args = sys.argv[1], json.loads(sys.argv[2])
+spec = build(RunOptions(command=tuple(args), share=("time",)), cid="0" * 64,
+             rootfs=RootfsInput(rootfs, passwd=rootfs + "/etc/passwd"))
+print(json.dumps(spec.to_json()))
+"""
+# Docker's default capabilities, given to bwrap (it keeps all of root's otherwise).
+DOCKER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+               "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP")
+CONFIG_SOURCE: list[str] = []  # how the runc/crun config was made (reported)
 PROBE = ("for n in cgroup ipc mnt net pid time user uts; do echo ns $n $(readlink /proc/self/ns/$n); done; "
          "echo mounts $(wc -l < /proc/self/mountinfo); echo cgroup $(grep -m1 memory /proc/self/cgroup); "
-         "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status")
-ORDER = ("nsbox", "nsbox-default", "runc", "crun", "crun-nocg", "bwrap", "floor", "floor-setns")
+         "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status")
+ORDER = ("nsbox", "nsbox-default", "nsbox-unconfined", "runc", "runc-unconfined", "crun", "crun-nocg", "bwrap",
+         "floor", "floor-setns")
+RATIOS = (("nsbox", "runc"), ("nsbox", "crun"), ("nsbox", "crun-nocg"), ("nsbox", "bwrap"),
+          ("nsbox-default", "runc"), ("nsbox-unconfined", "runc-unconfined"))
 
 
 def oci_config(rootfs: str, cgroups_path: str, args: list[str]) -> dict:
-    """``runc spec``'s config with nsbox's defaults where they differ."""
+    """nsbox's own config (NSBOX_CONFIG) for runc and crun; if the installed nsbox
+    cannot give it, ``runc spec``'s with nsbox's defaults where they differ."""
+    py = os.path.join(C.VENV, "bin", "python")
+    r = subprocess.run([py, "-c", NSBOX_CONFIG, rootfs, json.dumps(args)], capture_output=True, text=True,
+                       env=C.CLEAN_ENV, cwd="/")
+    if r.returncode == 0:
+        cfg = json.loads(r.stdout)
+        cfg.pop("annotations", None)
+        cfg["linux"]["cgroupsPath"] = cgroups_path
+        cfg["ociVersion"] = "1.0.2-dev"  # what Debian's runc spec writes; crun 1.8 refuses "1.3.0"
+        _note_source("nsbox's own OCI config (nsbox.spec.builder) with the bench's cgroupsPath")
+        return cfg
+    _note_source("runc spec + nsbox's defaults (nsbox's builder failed: "
+                 f"{(r.stderr.strip().splitlines() or ['?'])[-1]})")
+    return runc_spec_config(rootfs, cgroups_path, args)
+
+
+def _note_source(text: str) -> None:
+    if text not in CONFIG_SOURCE:
+        CONFIG_SOURCE.append(text)
+
+
+def runc_spec_config(rootfs: str, cgroups_path: str, args: list[str]) -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
@@ -57,11 +99,14 @@ def oci_config(rootfs: str, cgroups_path: str, args: list[str]) -> dict:
     return cfg
 
 
-def make_bundle(name: str, rootfs: str, args: list[str]) -> str:
+def make_bundle(name: str, rootfs: str, args: list[str], seccomp: bool = True) -> str:
     b = os.path.join(C.WORK, f"bundle-{name}")
     os.makedirs(b, exist_ok=True)
+    cfg = oci_config(rootfs, f"{C.CGROUP_PARENT}/{name}", args)
+    if not seccomp:
+        cfg["linux"].pop("seccomp", None)
     with open(os.path.join(b, "config.json"), "w") as f:
-        json.dump(oci_config(rootfs, f"{C.CGROUP_PARENT}/{name}", args), f, indent=1)
+        json.dump(cfg, f, indent=1)
     return b
 
 
@@ -82,11 +127,16 @@ def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], arg
         elif name == "nsbox-default":
             out.append(C.Case(name, [nsbox, "run", "--rootfs", rootfs, "--", *args],
                               note="nsbox's defaults: + a time namespace"))
-        elif name == "runc":
-            b = make_bundle(f"runc{len(args)}", rootfs, args)
+        elif name == "nsbox-unconfined":
+            out.append(C.Case(name, [nsbox, "run", "--share", "time", "--security-opt", "seccomp=unconfined",
+                                     "--rootfs", rootfs, "--", *args],
+                              note="as nsbox, without the seccomp filter"))
+        elif name in ("runc", "runc-unconfined"):
+            b = make_bundle(f"{name}{len(args)}", rootfs, args, seccomp=name == "runc")
             out.append(C.Case(name, lambda i, b=b: ["/usr/sbin/runc", "--root", f"{C.STATE}/runc", "run",
                                                     "--bundle", b, f"b{tag}-{i}"],
-                              note=f"cgroupfs driver, cgroup {C.CGROUP_PARENT}/runc* in every hierarchy"))
+                              note=f"cgroupfs driver, cgroup {C.CGROUP_PARENT}/runc* in every hierarchy"
+                                   + ("" if name == "runc" else "; config without linux.seccomp")))
         elif name in ("crun", "crun-nocg"):
             b = make_bundle(f"crun{len(args)}", rootfs, args)
             flags = ["--cgroup-manager=disabled"] if name == "crun-nocg" else []
@@ -97,11 +147,13 @@ def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], arg
                                     f"cgroupfs driver, cgroup {C.CGROUP_PARENT}/crun* in each v1 hierarchy")
                               + ("; runs in a mount namespace without the cgroup2 mount (setns)" if view else "")))
         elif name == "bwrap":
+            caps = [x for c in DOCKER_CAPS for x in ("--cap-add", f"CAP_{c}")]
             out.append(C.Case(name, ["/usr/bin/bwrap", "--bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
                                      "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue", "--unshare-pid",
                                      "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
-                                     "--hostname", "bwrap", "--", *args],
-                              note="no cgroup; no /sys, no masked paths (bwrap has no such options)"))
+                                     "--hostname", "bwrap", "--cap-drop", "ALL", *caps, "--", *args],
+                              note="Docker's capabilities, no_new_privs; no cgroup, no seccomp filter, no /sys, "
+                                   "no masked paths"))
         elif name == "floor":
             out.append(C.Case(name, [f"{rootfs}/bin/busybox", *(args if args[0] != "/bin/true" else ["true"])],
                               note="no container: the launcher's fork+exec+wait of busybox true"))
@@ -132,7 +184,7 @@ def probe(cs: list[C.Case]) -> dict[str, dict]:
                 info["new_namespaces"].append(f[1])
             elif f[0] == "mounts":
                 info["mounts"] = int(f[1])
-            elif f[0] in ("CapEff:", "NoNewPrivs:"):
+            elif f[0] in ("CapEff:", "NoNewPrivs:", "Seccomp:"):
                 info[f[0].rstrip(":")] = f[1]
         out[c.name] = info
     return out
@@ -140,23 +192,27 @@ def probe(cs: list[C.Case]) -> dict[str, dict]:
 
 def report(res: dict) -> str:
     nw = max(14, *(len(n) + 2 for n in res["cases"]))
+    rw = max(24, *(len(n) + 2 for n in res["ratios"]))
     lines = [f"nsbox run /bin/true: {res['config']['runs']} interleaved runs per runtime after "
              f"{res['config']['warmup']} warm-up rounds, {res['date']}",
              f"machine: {res['machine']['cpus']} CPUs, kernel {res['machine']['kernel']}, "
              f"cgroups {res['machine']['cgroups']}; load avg {' '.join(res['load']['loadavg_before'])} before, "
              f"{' '.join(res['load']['loadavg_after'])} after; CPUs busy {res['load']['cpu_busy_pct']}% "
              f"({res['load']['others_cores']} cores used by other processes)",
+             f"runc/crun config: {'; '.join(res['config']['oci_config']) or '-'}",
              "",
              f"{'runtime':<{nw}}{'wall ms':>9}{'p90':>8}{'min':>8}{'peak RSS KiB':>14}{'p90':>8}"
-             f"{'CPU ms':>8}{'minflt':>8}  new namespaces"]
+             f"{'CPU ms':>8}{'minflt':>8}  caps     nnp seccomp  new namespaces"]
     for name, c in res["cases"].items():
         w, m, cpu = c["wall_ms"], c["maxrss_kib"], c["cpu_ms"]
-        ns = ",".join(c.get("probe", {}).get("new_namespaces", [])) or "-"
+        pr = c.get("probe", {})
+        ns = ",".join(pr.get("new_namespaces", [])) or "-"
+        sec = f"{pr.get('CapEff', '-')[-8:]:<9}{pr.get('NoNewPrivs', '-'):<4}{pr.get('Seccomp', '-'):<8}"
         lines.append(f"{name:<{nw}}{w['median']:>9.2f}{w['p90']:>8.2f}{w['min']:>8.2f}{m['median']:>14.0f}"
-                     f"{m['p90']:>8.0f}{cpu['median']:>8.2f}{c['minflt']['median']:>8.0f}  {ns}")
+                     f"{m['p90']:>8.0f}{cpu['median']:>8.2f}{c['minflt']['median']:>8.0f}  {sec} {ns}")
     lines.append("")
     for key, r in res["ratios"].items():
-        lines.append(f"{key:<24} wall median {r['wall_median']:.2f}  wall p90 {r['wall_p90']:.2f}  "
+        lines.append(f"{key:<{rw}} wall median {r['wall_median']:.2f}  wall p90 {r['wall_p90']:.2f}  "
                      f"peak RSS median {r['maxrss_median']:.2f}")
     lines.append("")
     for name, c in res["cases"].items():
@@ -232,20 +288,19 @@ def results(a, cs: list[C.Case], samples: dict, probes: dict, load: dict, nsbox:
             "cpu_ms": C.stats([s.cpu_ms for s in v]), "minflt": C.stats([s.minflt for s in v]),
             "samples": [s.as_dict() for s in v]}
     ratios = {}
-    for num in ("nsbox", "nsbox-default"):
-        for den in ("runc", "crun", "crun-nocg", "bwrap", *(c.name for c in cs if "@" in c.name)):
-            if num in out_cases and den in out_cases:
-                n, d = out_cases[num], out_cases[den]
-                ratios[f"{num}/{den}"] = {
-                    "wall_median": n["wall_ms"]["median"] / d["wall_ms"]["median"],
-                    "wall_p90": n["wall_ms"]["p90"] / d["wall_ms"]["p90"],
-                    "maxrss_median": n["maxrss_kib"]["median"] / d["maxrss_kib"]["median"]}
+    for num, den in (*RATIOS, *(("nsbox", c.name) for c in cs if "@" in c.name)):
+        if num in out_cases and den in out_cases:
+            n, d = out_cases[num], out_cases[den]
+            ratios[f"{num}/{den}"] = {
+                "wall_median": n["wall_ms"]["median"] / d["wall_ms"]["median"],
+                "wall_p90": n["wall_ms"]["p90"] / d["wall_ms"]["p90"],
+                "maxrss_median": n["maxrss_kib"]["median"] / d["maxrss_kib"]["median"]}
     return {
         "bench": "run", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "command": " ".join(shlex.quote(x) for x in ["bench/run.sh", *sys.argv[1:]]),
         "revision": C.git_revision(), "machine": C.machine_info(), "load": load,
         "config": {"runs": a.runs, "warmup": a.warmup, "seed": a.seed, "namespaces": list(NAMESPACES),
-                   "compare": a.compare,
+                   "compare": a.compare, "oci_config": CONFIG_SOURCE,
                    "order": "each round shuffled", "nsbox_entry_point": nsbox},
         "versions": {"nsbox": C.version_of([nsbox, "--version"]), "runc": C.version_of(["runc", "--version"]),
                      "crun": C.version_of(["crun", "--version"]), "bwrap": C.version_of(["bwrap", "--version"]),
