@@ -28,8 +28,8 @@ from .toolkit_helpers import unique
 WATCHER = r"""
 import os, sys, time
 me = os.getpid()
-stop = sys.argv[1]
-seen = set()
+stop, bait = sys.argv[1], sys.argv[2]
+seen, held = set(), {}
 print("ready", flush=True)
 deadline = time.time() + 60
 while not os.path.exists(stop) and time.time() < deadline:
@@ -42,15 +42,20 @@ while not os.path.exists(stop) and time.time() < deadline:
         except OSError:
             continue
         seen.add(n)
-        if link.startswith("/proc/") or n == "1":
-            continue
-        try:
-            w = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY)
-            os.close(w)
-            res = "WRITABLE"
-        except OSError as e:
-            res = e.strerror
-        print(f"REACHED {n} {link} {res}", flush=True)
+        if n != "1":
+            held[fd] = link
+            print(f"REACHED {n} {link}", flush=True)
+time.sleep(0.3)
+# the processes are gone: reopen their binaries for writing (only the bait is written to)
+for fd, link in held.items():
+    try:
+        w = os.open(f"/proc/self/fd/{fd}", os.O_RDWR)
+        # the bait is overwritten; anything else gets its own first byte back
+        os.pwrite(w, b"ESCAPED" if link.startswith(bait) else os.pread(w, 1, 0), 0)
+        os.close(w)
+        print(f"WRITABLE {link}", flush=True)
+    except OSError as e:
+        print(f"DENIED {link} {e.strerror}", flush=True)
 print("done", flush=True)
 """
 
@@ -61,7 +66,7 @@ def _attacker(runner, tmp_path, *extra: str):
     (d / "watch.py").write_text(WATCHER)
     name = unique("victim")
     p = runner.popen("run", "--name", name, "-v", f"{d}:/rt", *extra, "--", "python3", "/rt/watch.py",
-                     "/rt/stop", stdin=subprocess.DEVNULL, text=True)
+                     "/rt/stop", str(d / "bait"), stdin=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     assert line.strip() == "ready", f"{line!r} {p.stderr.read() if p.poll() is not None else ''}"
     return name, p, d
@@ -70,9 +75,8 @@ def _attacker(runner, tmp_path, *extra: str):
 def _finish(p, d) -> list[str]:
     (d / "stop").write_text("")
     out, err = p.communicate(timeout=60)
-    shutil.rmtree(d, ignore_errors=True)
     assert "done" in out, f"{out}\n{err}"
-    return [line for line in out.splitlines() if line.startswith("REACHED")]
+    return [line for line in out.splitlines() if line.startswith(("REACHED", "WRITABLE"))]
 
 
 @pytest.mark.parametrize("how", ["pid", "debug"])
@@ -89,7 +93,36 @@ def test_joined_pid_namespace_never_shows_the_hosts_python(runner, tmp_path, how
         time.sleep(0.2)
     finally:
         reached = _finish(p, d)
-    assert not [x for x in reached if "python" in x], reached
+    shutil.rmtree(d, ignore_errors=True)
+    assert not [x for x in reached if "python" in x or x.startswith("WRITABLE")], reached
+
+
+def test_enter_host_tools_runs_a_sealed_copy(runner, tmp_path):
+    """--host-tools: the host binary runs from a sealed memfd, so even a container
+    allowed to ptrace (CAP_SYS_PTRACE) cannot reach the file on the host."""
+    # A container allowed to ptrace inside its own user namespace, and a host tool
+    # its root could write (rootless: the user's own ~/.local/bin).  Rootful with
+    # CAP_SYS_PTRACE in the initial user namespace, a container can ptrace any
+    # process it sees: --host-tools cannot be made safe against that one.
+    owner = (runner.user.pw_uid, runner.user.pw_gid) if runner.rootless else (400000, 400000)
+    maps = () if runner.rootless else ("--uidmap", "0:400000:65536", "--gidmap", "0:400000:65536")
+    name, p, d = _attacker(runner, tmp_path, "--cap-add", "SYS_PTRACE", *maps)
+    bait = d / "bait"
+    bait.mkdir()
+    shutil.copy2("/usr/bin/sleep", bait / "sleep")
+    os.chown(bait / "sleep", *owner)
+    before = (bait / "sleep").read_bytes()
+    try:
+        r = runner.run("enter", "-t", name, "--host-tools", "--", str(bait / "sleep"), "0.5")
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.2)
+    finally:
+        reached = _finish(p, d)
+    after = (bait / "sleep").read_bytes()
+    shutil.rmtree(d, ignore_errors=True)
+    assert after == before
+    assert not [x for x in reached if str(bait) in x or x.startswith("WRITABLE")], reached
+    assert [x for x in reached if "memfd:sleep" in x], reached  # it was seen, and sealed
 
 
 @pytest.mark.root
