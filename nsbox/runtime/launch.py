@@ -63,3 +63,14 @@ class Launch:
         self.time_offsets = "".join(
             f"{clock} {off.secs} {off.nanosecs}\n" for clock, off in offsets.items()) if offsets else ""
         self.init_wrapper = spec.annotations.get(model.ANN_INIT) == "true"
+        # Init runs the host's Python until execve: while dumpable, a process that
+        # can see it (a joined PID namespace: --pid container:X, debug) and holds
+        # no fewer capabilities could open /proc/<init>/exe, the host's interpreter
+        # on a writable host mount, and overwrite it once it stops running
+        # (CVE-2019-5736), or ptrace it and use its host fds.  So it is
+        # non-dumpable (prctl(2) PR_SET_DUMPABLE) until execve resets that, except
+        # rootless in a new PID namespace: there nobody else can see it, and an
+        # unprivileged parent (pasta, slirp4netns, /proc/PID/ns/*) could not reach
+        # a non-dumpable child (ptrace(2) "access mode checking").
+        self.nondumpable = not rootless or "pid" not in self.new
+        self.oom_score_set = False  # written by the intermediate before it forks init
