@@ -38,13 +38,4 @@ def main(argv: list[str]) -> int:
     from ..runtime.exec import exec_in
 
     sys.stdout.flush()
-    code = exec_in(opts)
-    # Nothing is left to clean up: skip the interpreter's finalization (it tears
-    # down every module, ~5 ms of the command's own run time).
-    import os
-
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    return exec_in(opts)

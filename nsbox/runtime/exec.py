@@ -192,13 +192,14 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
     security preparation, imports) while we move it into the container's cgroup:
     that migration waits for an RCU grace period (~10-15 ms on cgroup v1) and
     would otherwise come on top."""
+    self_join, procs, unknown = cgroup_plan(_cgroups(c))
     parent, child = sync.socketpair()
     jpid = os.fork()
     if jpid == 0:
         parent.close()
         from .join import first
 
-        first(lambda: request(c, opts), child, pidfd)  # never returns
+        first(lambda: request(c, opts), child, pidfd, self_join)  # never returns
     child.close()
     mark("exec: forked")
     pid, master = 0, -1
@@ -207,7 +208,7 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
             from ..kernel import prctl
 
             prctl.set_child_subreaper(True)  # before the child exits: its child becomes ours
-            failed = _migrate(jpid, _cgroups(c))
+            failed = _migrate(jpid, procs, unknown)
             mark("exec: cgroup joined")
             if failed is not None:
                 _kill(jpid)  # its report, if it failed first, is still readable
@@ -216,7 +217,10 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
                     sync.send(parent, {"type": "cgroup"})
                 except OSError:
                     pass  # it failed and exited: its error is waiting for us
-            msg, _ = sync.recv(parent)
+            try:
+                msg, _ = sync.recv(parent)
+            except ConnectionResetError:  # it exited with our message unread: its report follows
+                msg, _ = sync.recv(parent)
             if msg is None or msg.get("type") != "pid":
                 if msg is not None and msg.get("type") == "error":
                     sync.raise_error(msg)
@@ -244,21 +248,42 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
         parent.close()
 
 
-def _migrate(pid: int, cgroups: list[str]) -> BaseException | None:
-    """Move the joining child into the container's cgroups (its child inherits
-    them); this ~10 ms migration (an RCU grace period) overlaps its joining."""
+def cgroup_plan(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """How the joining child enters the container's cgroups: (v1 ``tasks`` files it
+    writes "0" to itself, cgroup.procs files we write its pid to, cgroup paths
+    found under no hierarchy we know, for the manager).
+
+    Moving oneself thread by thread through v1 ``tasks`` does not take
+    cgroup_threadgroup_rwsem, so it skips the RCU grace period (~10-15 ms) a
+    cgroup.procs write waits for; v2 has no such path for a domain cgroup."""
+    self_join: list[str] = []
+    procs: list[str] = []
+    unknown: list[str] = []
+    for path in paths:
+        files = procs_files(path)
+        if not files:
+            unknown.append(path)
+        for f in files:
+            tasks = f"{os.path.dirname(f)}/tasks"
+            if os.path.exists(tasks):
+                self_join.append(tasks)
+            else:
+                procs.append(f)
+    return self_join, procs, unknown
+
+
+def _migrate(pid: int, procs: list[str], unknown: list[str]) -> BaseException | None:
+    """Move the joining child into the container's cgroups that it cannot join
+    itself (its child inherits them); this overlaps its own work."""
     from ..kernel.errors import KernelError
 
     try:
-        for path in cgroups:
-            procs = procs_files(path)
-            if procs:
-                for f in procs:
-                    _write(f, str(pid))
-            else:  # cgroups mounted somewhere unusual: ask mountinfo
-                from ..cgroups.manager import Cgroup
+        for f in procs:
+            write_file(f, str(pid))
+        for path in unknown:  # cgroups mounted somewhere unusual: ask mountinfo
+            from ..cgroups.manager import Cgroup
 
-                Cgroup(path).add(pid)
+            Cgroup(path).add(pid)
     except KernelError as e:
         return e
     return None
@@ -285,7 +310,7 @@ def procs_files(path: str, base: str = "/sys/fs/cgroup") -> list[str]:
     return out
 
 
-def _write(path: str, value: str) -> None:
+def write_file(path: str, value: str) -> None:
     from ..kernel.errors import KernelError
 
     try:

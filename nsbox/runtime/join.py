@@ -68,12 +68,20 @@ class ExecRequest:
         self.winsize: tuple[int, int] | None = None
 
 
-def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: int) -> None:
-    """J: build the request, join, resolve inside, fork P2.  Never returns."""
+def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: int,
+          self_join: list[str] | tuple[str, ...] = ()) -> None:
+    """J: build the request, join, resolve inside, fork P2.  Never returns.
+
+    ``self_join``: v1 ``tasks`` files we move ourselves into (the fast path,
+    exec.cgroup_plan) while still on the host; the parent does the rest."""
     try:
         prctl.set_dumpable(False)
         req = make_request()
         mark("exec-join: request built")
+        from .exec import write_file
+
+        for tasks in self_join:
+            write_file(tasks, "0")
         if not req.interactive or req.detach:
             null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
             for fd in (0,) if not req.detach else (0, 1, 2):
@@ -96,7 +104,20 @@ def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: 
         os._exit(0)
     except BaseException as e:  # noqa: BLE001 - the child reports everything
         sync.send_error(sock, e)
+        drain(sock)
         os._exit(1)
+
+
+def drain(sock: _socket.socket) -> None:
+    """Read what the parent sent and we did not wait for: closing a unix socket
+    with unread data makes the parent's next read fail with ECONNRESET instead
+    of returning our error."""
+    try:
+        sock.setblocking(False)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
 
 
 def close_fds_except(*keep: int) -> None:

@@ -30,11 +30,6 @@ def run_init(path: str, argv: list[str], env: dict[str, str]) -> None:
         finally:
             os._exit(127)
 
-    # We never execve: close-on-exec protects nothing here.  Close every host
-    # descriptor (owner.lock, the sync socket, whatever nsbox inherited), so
-    # none is reachable through /proc/1/fd and the socket's EOF reports the start.
-    os.closerange(3, 0x7FFFFFFF)
-
     def forward(sig: int, _frame: object) -> None:
         try:
             os.kill(child, sig)
