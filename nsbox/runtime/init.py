@@ -136,7 +136,16 @@ class CgroupBarrier:
         if self.done:
             return
         self.done = True
-        sync.expect(self.sock, "cgroup", "join the container's cgroup")
+        for path in self.launch.cgroup_self_join:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            except OSError as e:
+                raise KernelError(e.errno or 0, f"join cgroup `{os.path.dirname(path)}`", path) from None
+            finally:
+                os.close(fd)
+        if self.launch.cgroup_parent_join:
+            sync.expect(self.sock, "cgroup", "join the container's cgroup")
         ns.unshare(ns.KINDS["cgroup"][0])
 
 

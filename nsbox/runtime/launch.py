@@ -45,6 +45,8 @@ class Launch:
         # init creates its cgroup namespace once it is in: the namespace's root
         # is the cgroup a process is in when it unshares (cgroup_namespaces(7)).
         self.defer_cgroupns = "cgroup" in self.new and bool(self.linux.cgroups_path)
+        self.cgroup_self_join: list[str] = []   # v1 tasks files init writes "0" to (set by create)
+        self.cgroup_parent_join = True          # the parent moves init (cgroup.procs) and says so
         self.unshare_flags = 0
         for kind in self.new - {"user"} - ({"cgroup"} if self.defer_cgroupns else set()):
             self.unshare_flags |= KINDS[kind][0]
