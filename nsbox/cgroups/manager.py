@@ -83,11 +83,11 @@ class Cgroup:
             try:
                 os.mkdir(cur, 0o755)
             except FileExistsError:
-                continue
+                pass  # made by a concurrent nsbox, which may not have set its cpuset yet
             except OSError as e:
                 raise KernelError(e.errno or 0, f"create cgroup directory `{cur}`", cur) from None
             if h.version == 1 and "cpuset" in h.controllers:
-                self._init_cpuset(parent, cur)
+                self._init_cpuset(parent, cur)  # idempotent: only an empty cpus/mems is set
 
     def _enable_v2(self, parent: str, h: Hierarchy) -> None:
         try:

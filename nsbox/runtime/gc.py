@@ -17,11 +17,9 @@ from ..errors import NsboxError
 from . import resources
 from . import state as S
 
-# A directory being created is named .new-<id> until its owner lock is held.
-PENDING_PREFIX = ".new-"
-# ... and for the few microseconds between its mkdir and the flock, its owner
-# looks dead: a pending directory this young is left alone.
-PENDING_GRACE = 5.0
+# A directory being created is named .new-<pid>.<start>-<id> until its owner
+# lock is held (state.pending_name).
+PENDING_PREFIX = S.PENDING_PREFIX
 
 
 def collect(store: S.Store) -> list[str]:
@@ -35,7 +33,7 @@ def collect(store: S.Store) -> list[str]:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
         if name.startswith(PENDING_PREFIX):
-            if not c.owner_alive() and not _just_made(path):
+            if _pending_abandoned(c, name):
                 S.rmtree(path)
                 done.append(name)
             continue
@@ -98,13 +96,24 @@ def reap(c: S.Container, exit_code: int | None = None, reason: str | None = None
     c.write(**changes)
 
 
-def _just_made(path: str) -> bool:
+def _pending_abandoned(c: S.Container, name: str) -> bool:
+    """Its creator is dead (pid and start time from the name), and no one holds
+    its owner.lock (a creator in another PID namespace, whose pid means nothing here)."""
+    who = S.pending_owner(name)
+    if who is not None and procfs.alive(who[0], who[1]):
+        return False
+    if who is None and _younger_than(c.path, 5.0):
+        return False  # an unknown (older) name: its creator may not hold the lock yet
+    return not c.owner_alive()
+
+
+def _younger_than(path: str, seconds: float) -> bool:
     import time
 
     try:
-        return time.time() - os.lstat(path).st_mtime < PENDING_GRACE
+        return time.time() - os.lstat(path).st_mtime < seconds
     except OSError:
-        return True  # gone, or being renamed: not ours to remove
+        return True
 
 
 def _stale_names(store: S.Store) -> None:
@@ -118,11 +127,28 @@ def _stale_names(store: S.Store) -> None:
             target = os.readlink(link)
         except OSError:
             continue
-        # pending first: Store.new renames .new-<id> to <id>, so checking in this
-        # order cannot miss a container that is being made visible right now
-        if not os.path.isdir(f"{store.containers_dir}/{PENDING_PREFIX}{target}") and \
-                not os.path.isdir(f"{store.containers_dir}/{target}"):
-            try:
-                os.unlink(link)
-            except OSError:
-                pass
+        final = f"{store.containers_dir}/{target}"
+        # Store.new makes the pending directory, then the name, then renames the
+        # directory: read in the opposite order (name, pending, final), one of
+        # the two directories is seen while its creator lives.
+        if os.path.isdir(final) or target in _pending_ids(store) or os.path.isdir(final):
+            continue
+        try:
+            os.unlink(link)
+        except OSError:
+            pass
+
+
+def _pending_ids(store: S.Store) -> set[str]:
+    ids = set()
+    try:
+        names = os.listdir(store.containers_dir)
+    except FileNotFoundError:
+        return ids
+    for n in names:
+        who = S.pending_owner(n)
+        if who is not None:
+            ids.add(who[2])
+        elif n.startswith(PENDING_PREFIX):
+            ids.add(n[len(PENDING_PREFIX):])
+    return ids

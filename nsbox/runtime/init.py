@@ -130,7 +130,7 @@ class CgroupBarrier:
     def __init__(self, launch: Launch, sock: _socket.socket) -> None:
         self.launch = launch
         self.sock = sock
-        self.done = not launch.defer_cgroupns
+        self.done = not (launch.defer_cgroupns or launch.cgroup_self_join)
 
     def __call__(self) -> None:
         if self.done:
@@ -144,9 +144,10 @@ class CgroupBarrier:
                 raise KernelError(e.errno or 0, f"join cgroup `{os.path.dirname(path)}`", path) from None
             finally:
                 os.close(fd)
-        if self.launch.cgroup_parent_join:
-            sync.expect(self.sock, "cgroup", "join the container's cgroup")
-        ns.unshare(ns.KINDS["cgroup"][0])
+        if self.launch.defer_cgroupns:
+            if self.launch.cgroup_parent_join:
+                sync.expect(self.sock, "cgroup", "join the container's cgroup")
+            ns.unshare(ns.KINDS["cgroup"][0])
 
 
 def init(launch: Launch, sock: _socket.socket) -> None:

@@ -220,9 +220,6 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
     mark("run: start")
-    from ..cgroups.prewarm import prewarm
-
-    prewarm()  # reaped by wait_exit (we are a subreaper waiting on any child)
     store = store or S.Store()
     store.ensure()
     collect(store)
