@@ -102,6 +102,9 @@ def command_text(cmd: list[str], full: bool) -> str:
 
 
 def table(rows: list[list[str]]) -> str:
+    from ..inspect.table import safe  # a container's command line may hold escape sequences
+
+    rows = [[safe(v) for v in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows) + "\n"
 

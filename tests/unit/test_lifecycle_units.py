@@ -242,6 +242,7 @@ def test_table_alignment():
 
     out = table([["ID", "NAME"], ["abc", "n"]])
     assert out == "ID    NAME\nabc   n\n"
+    assert table([["C"], ["a\nforged\x1b[2J"]]) == "C\na\\x0aforged\\x1b[2J\n"
 
 
 def test_tail_offset(tmp_path):
