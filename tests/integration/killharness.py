@@ -168,6 +168,8 @@ def _main() -> None:
         for x in v[:10]:
             print("   ", re.sub(r"\s+", " ", x)[:300])
     print("clean" if not problems else "LEAKS")
+    if not problems:
+        subprocess.run(["rm", "-rf", root])
 
 
 if __name__ == "__main__":
