@@ -159,7 +159,7 @@ def _supervisor(created: Created, sock: _socket.socket, stdin_fd: int, log_fd: i
         os.dup2(log_fd, 2)
         os.close(stdin_fd)
         created.container.write(owner=os.getpid())
-        create_container(created)
+        create_container(created, persist_created=False)  # started at once
         start(created)
     except BaseException as e:  # noqa: BLE001 - reported to the CLI, never printed here
         try:

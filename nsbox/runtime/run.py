@@ -74,9 +74,6 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             _share_path_with(store, c, owner)
         rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host)
-        from .. import jsonio
-
-        jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
         linux = spec.linux or model.Linux()
         layout = None
         if linux.cgroups_path or linux.namespace("cgroup") is not None:
@@ -98,6 +95,13 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
 
         prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
+
+        def write_config() -> None:
+            from .. import jsonio
+
+            jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
+
+        created.while_init_works.append(write_config)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
     except BaseException:
@@ -245,14 +249,14 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
         fg.restore()
 
 
-def create_container(created: Created) -> None:
+def create_container(created: Created, persist_created: bool = True) -> None:
     """create() with every subsystem's set-up before start: the one call shared by
     ``run`` and ``run -d`` (runtime/detach.py), so both get the same container."""
-    create(created, created.launch.linux.cgroups_path)
+    create(created, created.launch.linux.cgroups_path, persist_created=persist_created)
 
 
 def _run(created: Created, fg: Foreground) -> int:
-    create_container(created)
+    create_container(created, persist_created=False)  # started at once: "running" is written next
     fg.pid = created.pid
     term = None
     if created.pty_master >= 0:
