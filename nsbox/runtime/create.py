@@ -60,7 +60,9 @@ class Created:
         self.sock: _socket.socket | None = None
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
-        self.cgroup_rest: list = []  # hierarchies the parent joins init to (the others it joins itself)
+        self.cgroup_rest: list = []
+        # work for the parent while init sets up its root (config.json, state): off the critical path
+        self.while_init_works: list = []  # hierarchies the parent joins init to (the others it joins itself)
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
@@ -135,7 +137,7 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     created.cgroup = cg
 
 
-def create(created: Created, cgroup_path: str | None, before_start=None) -> Created:
+def create(created: Created, cgroup_path: str | None, before_start=None, persist_created: bool = True) -> Created:
     """Fork the stages and drive them until init reports ready.
 
     ``before_start(created)`` runs once init's namespaces exist and before it
@@ -177,7 +179,10 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
             register(created)
         if before_start is not None:
             before_start(created)
-        c.write(status=S.CREATED, pid=created.pid, pidStart=_start_time(created.pid))
+        if persist_created:
+            c.write(status=S.CREATED)
+        else:
+            c.state["status"] = S.CREATED  # the caller starts it at once and writes "running"
         return created
     except BaseException as e:
         raise fail(created, e) from None
@@ -293,6 +298,10 @@ def _drive_init(created: Created) -> None:
         mark("main: cgroup joined")
     if launch.defer_cgroupns and launch.cgroup_parent_join:
         sync.send(sock, {"type": "cgroup"})
+    for work in created.while_init_works:
+        work()
+    created.while_init_works.clear()
+    created.container.write(pid=created.pid, pidStart=_start_time(created.pid))
     while True:
         msg, fds = sync.recv(sock)
         if msg is None:

@@ -102,8 +102,6 @@ def write_time_offsets(data: str) -> None:
 def preload(launch: Launch) -> None:
     """Import now what init needs after pivot_root: the host's files (this
     package included) are out of reach once the old root is detached."""
-    import importlib
-
     mods = ["nsbox.kernel.linux", "nsbox.kernel.fs", "nsbox.kernel.mount", "nsbox.kernel.ids",
             "nsbox.kernel.libc", "nsbox.runtime.rootfs", "nsbox.runtime.process",
             "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "nsbox.procfs", "fcntl",
@@ -120,7 +118,7 @@ def preload(launch: Launch) -> None:
 
     mods += security.preload(launch)
     for name in mods:
-        importlib.import_module(name)
+        __import__(name)
 
 
 class CgroupBarrier:

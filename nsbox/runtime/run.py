@@ -74,9 +74,6 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             _share_path_with(store, c, owner)
         rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host)
-        from .. import jsonio
-
-        jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
         linux = spec.linux or model.Linux()
         layout = None
         if linux.cgroups_path or linux.namespace("cgroup") is not None:
@@ -98,6 +95,13 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
 
         prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
+
+        def write_config() -> None:
+            from .. import jsonio
+
+            jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
+
+        created.while_init_works.append(write_config)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
     except BaseException:
@@ -243,7 +247,7 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
 
 
 def _run(created: Created, fg: Foreground) -> int:
-    create(created, created.launch.linux.cgroups_path)
+    create(created, created.launch.linux.cgroups_path, persist_created=False)
     fg.pid = created.pid
     term = None
     if created.pty_master >= 0:
