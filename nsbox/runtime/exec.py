@@ -286,7 +286,7 @@ class CgroupPlan:
         return bool(self.parent_procs or self.parent_unknown)
 
 
-def cgroup_plan(paths: list[str]) -> CgroupPlan:
+def cgroup_plan(paths: list[str], base: str = "/sys/fs/cgroup") -> CgroupPlan:
     """No grace period on the critical path: moving oneself thread by thread
     through v1 ``tasks`` does not take cgroup_threadgroup_rwsem, and a child
     cloned with CLONE_INTO_CGROUP needs no migration at all; a cgroup.procs
@@ -295,7 +295,7 @@ def cgroup_plan(paths: list[str]) -> CgroupPlan:
     procs: list[str] = []
     unknown: list[str] = []
     for path in paths:
-        files = procs_files(path)
+        files = procs_files(path, base)
         if not files:
             unknown.append(path)
         for f in files:
