@@ -13,6 +13,12 @@ import importlib
 
 RELEASERS: dict[str, str] = {
     "cgroup": "nsbox.cgroups.manager:release",
+    "net-bridge": "nsbox.net.release:bridge",
+    "net-lease": "nsbox.net.release:lease",
+    "net-link": "nsbox.net.release:link",
+    "net-ports": "nsbox.net.release:ports",
+    "net-helper": "nsbox.net.release:helper",
+    "net-netns": "nsbox.net.release:netns",
 }
 
 

@@ -75,8 +75,11 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         if owner is not None:
             _share_path_with(store, c, owner)
         rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
-        spec = build(opts, cid=cid, rootfs=rootfs, host=host)
+        spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
         from .. import jsonio
+        from ..net.spec import write_files
+
+        write_files(spec, c.path, owner)  # /etc/hostname, hosts, resolv.conf bind-mounted from here
 
         jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
         linux = spec.linux or model.Linux()
@@ -208,7 +211,9 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
         created = prepare(opts, store, detached=False, auto_remove=True)
         mark("run: prepared")
         launch = created.launch
-        create(created, (launch.linux.cgroups_path))
+        from ..net.hook import before_start
+
+        create(created, launch.linux.cgroups_path, before_start=before_start(launch.spec))
         fg.pid = created.pid
         if created.pty_master < 0:
             fg.give_terminal(created.pid)

@@ -120,7 +120,12 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
             continue
         if value == "host":
             share(kind)
-        elif value in ("private", "new") or (kind == "network" and value in ("none", "lo", "loopback")):
+        elif kind == "network" and not value.startswith(("ns:", "/", "container:")):
+            from ..net.mode import parse as parse_network
+
+            parse_network(value)  # none, bridge, NAME, veth:, pasta, slirp4netns: a new namespace
+            out[kind] = m.Namespace(type=kind)
+        elif value in ("private", "new"):
             out[kind] = m.Namespace(type=kind)
         elif value.startswith("ns:") or value.startswith("/"):
             join(kind, value[3:] if value.startswith("ns:") else value, f"{flag} {value}")
@@ -395,7 +400,8 @@ def _set_env(env: dict[str, str], item: str, where: str) -> None:
 
 
 def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = None,
-          cgroup_parent: str = "/nsbox") -> m.Spec:
+          cgroup_parent: str = "/nsbox", state_dir: str | None = None) -> m.Spec:
+    """``state_dir``: the container's directory, where generated files (/etc/hosts...) live."""
     host = host or Host()
     if not o.command:
         raise ConfigError("no command given: nsbox run [OPTIONS] [--] CMD [ARGS...]")
@@ -432,6 +438,9 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
             annotations[m.ANN_OVERLAY_LOWER] = ":".join(rootfs.lowers)
             annotations[m.ANN_OVERLAY_UPPER] = rootfs.upper
             annotations[m.ANN_OVERLAY_WORK] = rootfs.work
+    from ..net.spec import apply as apply_network
+
+    apply_network(o, ns, host.rootless, state_dir, mounts, annotations)  # (/etc files before -v/--tmpfs)
     if o.init:
         annotations[m.ANN_INIT] = "true"
     if o.name:
