@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = {
     "run": "run",
+    "network": "network",
 }
 ALIASES: dict[str, str] = {}
 CONTAINER_COMMANDS = ("run", "exec", "debug")
@@ -22,6 +23,7 @@ Isolate processes with the eight Linux namespaces, rootful or rootless.
 
 commands:
   run       run a command in a new container
+  network   manage bridge networks (create, ls, inspect, rm)
 """
 
 

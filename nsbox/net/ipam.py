@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from .. import jsonio
+from ..errors import ConfigError
 from . import ipv4
 from .store import Network, NetworkError, Store
 
@@ -26,7 +27,7 @@ def load(store: Store, name: str) -> dict:
     try:
         data = jsonio.load_file(_file(store, name))
     except FileNotFoundError:
-        return {"last": 0, "leases": {}}
+        return {"last": "", "leases": {}}
     except (OSError, ValueError) as e:
         raise NetworkError(f"network `{name}`: unreadable leases `{_file(store, name)}`: {e}") from None
     data.setdefault("leases", {})
@@ -77,17 +78,24 @@ def allocate(store: Store, net: Network, cid: str, info: dict, want: str | None 
             raise NetworkError(f"network `{net.name}`: address {want} is already in use by container "
                                f"{owner.get('name') or owner.get('id', '?')[:12]}")
     else:
-        addr = _next_free(first, last, taken, int(data.get("last", 0)))
+        addr = _next_free(first, last, taken, _last(data))
         if addr is None:
             if changed:
                 save(store, net.name, data)
             raise NetworkError(f"network `{net.name}`: address pool {net.subnet} exhausted "
                                f"({len(data['leases'])} containers hold its {last - first} addresses)")
-    data["last"] = addr
+    data["last"] = ipv4.fmt(addr)
     text = ipv4.fmt(addr)
     data["leases"][text] = dict(info, id=cid)
     save(store, net.name, data)
     return text
+
+
+def _last(data: dict) -> int:
+    try:
+        return ipv4.parse(str(data.get("last") or "0.0.0.0"))
+    except ConfigError:  # a hand-edited file: start from the beginning
+        return 0
 
 
 def _next_free(first: int, last: int, taken: set[int], after: int) -> int | None:

@@ -183,18 +183,19 @@ def default(*, rootless: bool, detach: bool, publish: bool) -> NetMode:
     return NetMode("none")
 
 
-def check(mode: NetMode, *, rootless: bool, publish: bool, ip: str | None) -> None:
-    """What a mode cannot do, said before anything is created."""
+def check(mode: NetMode, *, rootless: bool, publish: bool, ip: str | None, shown: str = "") -> None:
+    """What a mode cannot do, said before anything is created (``shown``: the value given)."""
+    shown = shown or mode.encode()
     if rootless and mode.kind in ("bridge", "veth"):
         what = "bridge networks" if mode.kind == "bridge" else "veth pairs"
-        raise ConfigError(f"--network {mode.encode().replace('bridge:', '')}: {what} need root "
+        raise ConfigError(f"--network `{shown}`: {what} need root "
                           "(rootless containers use --network pasta or --network slirp4netns)")
     if publish and mode.kind not in ("bridge", "slirp4netns", "pasta"):
         raise ConfigError(f"-p: publishing a port needs a bridge, pasta or slirp4netns network "
-                          f"(not --network {mode.encode()})")
+                          f"(not --network {shown})")
     if ip and mode.kind not in ("bridge", "veth"):
         raise ConfigError(f"--ip `{ip}`: an address can only be chosen on a bridge network or veth "
-                          f"(not --network {mode.encode()})")
+                          f"(not --network {shown})")
 
 
 def decode(text: str) -> NetMode:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ctypes
 import os
 
-from ..errors import NsboxError
 from .. import jsonio
+from ..errors import NsboxError
 
 OUTPUT_HANDLE = 1 << 3   # enum nft_output_flags (libnftables.h)
 OUTPUT_JSON = 1 << 4

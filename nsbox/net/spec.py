@@ -36,7 +36,7 @@ def resolve(o: RunOptions, netns: m.Namespace | None, rootless: bool) -> NetMode
         mode = parse(o.network)
         if mode.kind in ("host", "ns", "container"):
             mode = NetMode("none")  # the namespace was decided otherwise (--ns/--share)
-    check(mode, rootless=rootless, publish=publish, ip=ip)
+    check(mode, rootless=rootless, publish=publish, ip=ip, shown=o.network or "")
     return mode
 
 

@@ -21,6 +21,7 @@ from .mode import DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, RESERVED, val
 
 NETWORK_DIR = "/var/lib/nsbox/networks"
 AUTO_POOL = ("10.91.0.0", 16)   # `network create` without --subnet: the first free /24 in it
+_HELD: dict[str, list[int]] = {}   # lock file path -> [fd, depth]
 MAX_PREFIX = 30                 # a /30 has two usable addresses: the gateway and one container
 
 
@@ -67,24 +68,27 @@ def builtin() -> Network:
 class Store:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or network_dir()
-        self._lock_fd = -1
-        self._depth = 0
 
     # -- locking -------------------------------------------------------------
+    # flock belongs to an open file description: a second open() of the lock file
+    # in this process would wait for ourselves.  The lock is therefore reentrant
+    # per process (releasers called while set-up holds it).
     def __enter__(self) -> Store:
-        if self._depth == 0:
+        held = _HELD.get(self.path)
+        if held is None:
             self.ensure()
             fd = os.open(f"{self.path}/lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
-            self._lock_fd = fd
-        self._depth += 1
+            held = _HELD[self.path] = [fd, 0]
+        held[1] += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            os.close(self._lock_fd)  # closing drops the flock
-            self._lock_fd = -1
+        held = _HELD[self.path]
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[self.path]
+            os.close(held[0])  # closing drops the flock
 
     def ensure(self) -> None:
         try:
