@@ -22,7 +22,16 @@ REPO = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
 TEST_USER = "nsboxtest"
 SESSION = uuid.uuid4().hex[:8]
+CGROUP_PARENT = f"/nsbox-test-{SESSION}"  # this session's containers' cgroups, apart from anyone else's
 _skipped_privileged: list[str] = []
+
+
+def pytest_configure(config):
+    # A private base temp dir per session: pytest prunes /tmp/pytest-of-USER/pytest-N
+    # of other sessions, which breaks parallel runs on one machine.
+    if not config.option.basetemp:
+        config.option.basetemp = f"/tmp/nsbox-pytest-{SESSION}"
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -68,7 +77,20 @@ def state_root(tmp_path_factory) -> str:
     """A private NSBOX_ROOT so parallel sessions never see each other's containers."""
     root = f"/run/nsbox-test-{SESSION}" if IS_ROOT else str(tmp_path_factory.mktemp("nsbox-root"))
     yield root
+    collect_state(root)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def collect_state(root: str) -> None:
+    """Release what containers whose nsbox was SIGKILLed still hold outside the state root
+    (/run/netns registrations, cgroups) before the root is removed: nothing else would."""
+    try:
+        from nsbox.runtime.gc import collect
+        from nsbox.runtime.state import Store
+
+        collect(Store(root))
+    except Exception:  # noqa: BLE001 - teardown must not mask the session's result
+        pass
 
 
 def _ensure_user() -> pwd.struct_passwd:
@@ -134,6 +156,7 @@ class Runner:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["NSBOX_ROOT"] = self.root
+        env["NSBOX_CGROUP_PARENT"] = CGROUP_PARENT
         return env
 
     def run(self, *args: str, input: bytes | str | None = None, timeout: float = 60,
@@ -164,6 +187,7 @@ def rootless_runner(rootless_user, tmp_path_factory):
     pw, path = rootless_user
     root = f"/tmp/nsbox-test-{SESSION}-{pw.pw_uid}"
     yield Runner(path, root, pw)
+    collect_state(root)
     subprocess.run(["rm", "-rf", root])
 
 
@@ -177,13 +201,28 @@ def runner(request):
     return request.getfixturevalue("rootless_runner")
 
 
+@pytest.fixture
+def shared_tmp():
+    """A temporary directory both root and the rootless test user can use (0777)."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="nsbox-test-")
+    os.chmod(d, 0o777)
+    yield d
+    subprocess.run(["rm", "-rf", d])
+
+
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory) -> str:
     """A minimal root filesystem: static busybox and its applet links."""
     bb = shutil.which("busybox")
     if bb is None:
         pytest.fail("busybox is not installed (apt-get install busybox-static)")
-    root = tmp_path_factory.mktemp("busybox-rootfs")
+    import tempfile
+
+    # not under pytest's /tmp/pytest-of-USER (0700, and pruned by other sessions):
+    # the rootless user must reach it for the whole session
+    root = Path(tempfile.mkdtemp(prefix="nsbox-busybox-"))
     os.chmod(root, 0o755)
     for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "usr/bin", "home"):
         (root / d).mkdir(parents=True, exist_ok=True)
@@ -199,8 +238,5 @@ def busybox_rootfs(tmp_path_factory) -> str:
     os.chmod(root / "tmp", 0o1777)
     # world-readable so the rootless user can use it
     subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    p = root
-    while str(p) != "/":
-        os.chmod(p, os.stat(p).st_mode | 0o055)
-        p = p.parent
-    return str(root)
+    yield str(root)
+    shutil.rmtree(root, ignore_errors=True)

@@ -40,8 +40,26 @@ class Hierarchy:
 
 
 class Layout:
-    def __init__(self, hierarchies: list[Hierarchy]) -> None:
+    def __init__(self, hierarchies: list[Hierarchy], caller: dict[str, str] | None = None) -> None:
         self.hierarchies = hierarchies
+        # /proc/self/cgroup of the detecting process: hierarchy key -> cgroup path
+        self.caller = caller or {}
+        # the container's own cgroup path once created (set by runtime/create.py)
+        self.container: str | None = None
+
+    def own_path(self, h: Hierarchy) -> str | None:
+        """The container's cgroup in ``h`` as a path below h's mount point: its own
+        cgroup if it has one, else the one it inherits from the caller."""
+        path = self.container
+        if path is None:
+            want = set(h.key.split(",")) if h.key else set()
+            path = next((p for k, p in self.caller.items() if (set(k.split(",")) if k else set()) == want), None)
+        if path is None:
+            return None
+        root = h.root.rstrip("/")
+        if root and path.startswith(root + "/"):
+            path = path[len(root):]
+        return path
 
     @property
     def mode(self) -> str:
@@ -96,4 +114,18 @@ def detect(proc: str = "/proc") -> Layout:
                 continue
             seen.add(key)
             hs.append(Hierarchy(m.mountpoint, ctrls, 1, name, m.root))
-    return Layout(hs)
+    return Layout(hs, own_cgroups(proc))
+
+
+def own_cgroups(proc: str = "/proc", pid: str = "self") -> dict[str, str]:
+    """/proc/PID/cgroup as hierarchy key ('memory', 'cpu,cpuacct', 'name=systemd', '') -> path."""
+    out: dict[str, str] = {}
+    try:
+        with open(f"{proc}/{pid}/cgroup") as f:
+            for line in f:
+                _hid, _, rest = line.rstrip("\n").partition(":")
+                key, _, path = rest.partition(":")
+                out[key] = path
+    except OSError:
+        pass
+    return out

@@ -44,6 +44,9 @@ class Cgroup:
         if not path.startswith("/"):
             raise ValueError(f"cgroup path `{path}` must be absolute")
         self.path = os.path.normpath(path)
+        if "process_api" in self.path.split("/"):
+            # the sandbox's own cgroup tree: never create, join, kill or remove anything there
+            raise ValueError(f"cgroup path `{path}`: refusing to touch the `process_api` tree")
         self.layout = layout or detect()
 
     def dir(self, h: Hierarchy) -> str:
@@ -127,6 +130,23 @@ class Cgroup:
                 pass
         return sorted(seen)
 
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer killed in this cgroup: the ``oom_kill``
+        counter of memory.events (v2) or memory.oom_control (v1, Linux >= 4.13).
+        Read it before the cgroup is removed."""
+        h = self.hierarchy("memory")
+        if h is None:
+            return 0
+        try:
+            text = read_file(f"{self.dir(h)}/{'memory.events' if h.version == 2 else 'memory.oom_control'}")
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
     def kill_all(self, sig: int = signal.SIGKILL, timeout: float = 5.0) -> None:
         """Kill every process in the cgroup and wait until it is empty."""
         u = self.layout.unified()
@@ -184,8 +204,10 @@ class Cgroup:
             raise KernelError(errno.EBUSY, "; ".join(errors))
 
     def _remove_empty_parents(self) -> None:
+        # Only nsbox's own parent (/nsbox, a delegated .../nsbox, $NSBOX_CGROUP_PARENT
+        # named nsbox-*): a --cgroup-parent the user made stays, as with Docker.
         parent = os.path.dirname(self.path)
-        if parent in ("/", ""):
+        if parent in ("/", "") or not os.path.basename(parent).startswith("nsbox"):
             return
         for h in self.layout.hierarchies:
             try:

@@ -11,10 +11,17 @@ import sys
 
 COMMANDS = {
     "run": "run",
+    "stats": "stats",
+    "inspect": "inspect",
+    "ns": "ns",
+    "enter": "enter",
+    "mounts": "mounts",
+    "debug": "debug",
+    "audit": "audit",
     "network": "network",
 }
 ALIASES: dict[str, str] = {}
-CONTAINER_COMMANDS = ("run", "exec", "debug")
+CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
 VERSION = "0.1.0"
 
 USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
@@ -23,6 +30,13 @@ Isolate processes with the eight Linux namespaces, rootful or rootless.
 
 commands:
   run       run a command in a new container
+  stats     show containers' live CPU, memory, I/O and process counts
+  inspect   show a container's or any process's isolation as JSON
+  ns        list namespaces, like lsns (--type, --container, --pid, --format json)
+  enter     run a command in a process's namespaces, like nsenter
+  mounts    show a process's mount tree, like findmnt -N
+  debug     run an ephemeral debug container in a container's PID and network namespaces
+  audit     report how well a container or any process is isolated
   network   manage bridge networks (create, ls, inspect, rm)
 """
 

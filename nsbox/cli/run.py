@@ -52,6 +52,54 @@ OPTIONS = [
         "unbindable (r-prefixed too), nosuid, nodev, noexec", "SRC:DST[:OPTS]"),
     Opt("--tmpfs", "tmpfs", "list", "mount a tmpfs on DST", "DST[:OPTS]"),
     Opt("--read-only", "read_only", "bool", "mount the container's root read-only"),
+    # privileges (nsbox.spec.privileges)
+    Opt("--privileged", "privileged", "bool", "every capability, no seccomp filter, no masked or "
+        "read-only /proc and /sys paths, the host's devices"),
+    Opt("--cap-add", "cap_add", "list", "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL; "
+        "comma-separated, repeatable)", "CAP"),
+    Opt("--cap-drop", "cap_drop", "list", "drop a capability from Docker's default set (or ALL)", "CAP"),
+    Opt("--security-opt", "security_opt", "list", "no-new-privileges=false, seccomp=unconfined, "
+        "seccomp=PROFILE.json (Docker or OCI form), systempaths=unconfined, mask=PATHS, unmask=PATHS",
+        "OPT"),
+    Opt("--ulimit", "ulimit", "list", "resource limit, e.g. nofile=1024:2048 (NAME=SOFT[:HARD])",
+        "NAME=SOFT[:HARD]"),
+    Opt("--oom-score-adj", "oom_score_adj", help="OOM killer preference of the container (-1000..1000)",
+        metavar="N"),
+    Opt("--group-add", "group_add", "list", "an extra group for the container's user (name or gid)",
+        "GROUP"),
+    Opt("--landlock-ro", "landlock_ro", "list", "Landlock: allow reading and executing beneath PATH "
+        "only (with --landlock-rw: all else is denied; /dev/null and the like stay usable)", "PATH"),
+    Opt("--landlock-rw", "landlock_rw", "list", "Landlock: allow full access beneath PATH", "PATH"),
+    # resources (cgroups v1 and v2), Docker's names and units
+    Opt("-m --memory", "memory", help="memory limit (e.g. 256m, 1g; minimum 6m)", metavar="BYTES"),
+    Opt("--memory-swap", "memory_swap", help="memory+swap limit (-1: unlimited swap; default: twice "
+        "--memory)", metavar="BYTES"),
+    Opt("--memory-reservation", "memory_reservation", help="soft memory limit", metavar="BYTES"),
+    Opt("--memory-swappiness", "memory_swappiness", help="0-100 (cgroup v1)", metavar="N"),
+    Opt("--oom-kill-disable", "oom_kill_disable", "bool", "do not OOM-kill on reaching --memory (cgroup v1)"),
+    Opt("--cpus", "cpus", help="CPU time limit in CPUs (e.g. 1.5)", metavar="N"),
+    Opt("-c --cpu-shares", "cpu_shares", help="relative CPU weight, v1 scale (2-262144, default 1024)",
+        metavar="N"),
+    Opt("--cpu-weight", "cpu_weight", help="relative CPU weight, v2 scale (1-10000, default 100)", metavar="N"),
+    Opt("--cpu-period", "cpu_period", help="CFS period in µs (with --cpu-quota)", metavar="US"),
+    Opt("--cpu-quota", "cpu_quota", help="CFS quota in µs per period", metavar="US"),
+    Opt("--cpuset-cpus", "cpuset_cpus", help="CPUs to run on (e.g. 0-1,3)", metavar="LIST"),
+    Opt("--cpuset-mems", "cpuset_mems", help="memory nodes to allocate from", metavar="LIST"),
+    Opt("--pids-limit", "pids_limit", help="maximum number of processes (-1: unlimited)", metavar="N"),
+    Opt("--io-weight", "io_weight", help="relative block I/O weight, v2 scale (1-10000)", metavar="N"),
+    Opt("--blkio-weight", "blkio_weight", help="relative block I/O weight, v1 scale (10-1000)", metavar="N"),
+    Opt("--blkio-weight-device", "blkio_weight_device", "list", "per-device I/O weight", "DEV:WEIGHT"),
+    Opt("--device-read-bps", "device_read_bps", "list", "read rate limit of a block device (e.g. "
+        "/dev/vda:1mb)", "DEV:RATE"),
+    Opt("--device-write-bps", "device_write_bps", "list", "write rate limit of a block device", "DEV:RATE"),
+    Opt("--device-read-iops", "device_read_iops", "list", "read IO/s limit of a block device", "DEV:N"),
+    Opt("--device-write-iops", "device_write_iops", "list", "write IO/s limit of a block device", "DEV:N"),
+    Opt("--cgroup-conf", "cgroup_conf", "list", "write a cgroup v2 file of the container's cgroup",
+        "FILE=VALUE"),
+    Opt("--cgroup-parent", "cgroup_parent", help="parent cgroup of the container's (default /nsbox; "
+        "rootless: under your delegated cgroup v2 subtree)", metavar="PATH"),
+    Opt("--strict-limits", "strict_limits", "bool", "fail, rather than warn, when a limit cannot be "
+        "applied on this machine"),
 ]
 
 COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
@@ -61,7 +109,7 @@ COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
 def options_from(values: dict, command: list[str]):
     from ..spec.options import RunOptions
 
-    fields = {f.name for f in RunOptions._fields}
+    fields = {f.name for f in RunOptions._table()}
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}
     return RunOptions(command=tuple(command), **kw)
 

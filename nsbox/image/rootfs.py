@@ -28,8 +28,11 @@ def prepare(rootfs: str | None, cdir: str, owner: tuple[int, int] | None = None)
         for d in HOST_SYSTEM_DIRS:
             if os.path.islink(d):
                 os.symlink(os.readlink(d), root + d)
-        _chown(owner, root)
-        return RootfsInput(root, host=True, passwd="/etc/passwd")
+        upper, work = f"{cdir}/etc-upper", f"{cdir}/etc-work"
+        os.mkdir(upper, 0o755)
+        os.mkdir(work, 0o700)
+        _chown(owner, root, upper, work)
+        return RootfsInput(root, upper=upper, work=work, host=True, passwd="/etc/passwd")
     src = os.path.abspath(rootfs)
     if os.path.isdir(src):
         check_root_dir(src, rootfs)

@@ -87,10 +87,12 @@ def pasta(created: Created, mode: NetMode, ports: list[Port]) -> None:
     state_dir = created.container.path
     args = [exe] + pasta_args(mode, ports, state_dir)
     if os.geteuid() == 0:
-        path = f"{NETNS_DIR}/nsbox-{created.container.id[:12]}"
-        rec = {"path": path}
-        created.hold("net-netns", f"unregister network namespace `{path}`", lambda: release_netns(rec), **rec)
-        register_netns(created.pid, path)
+        path = registered_netns(created)
+        if path is None:
+            path = f"{NETNS_DIR}/nsbox-{created.container.id[:12]}"
+            rec = {"path": path}
+            created.hold("net-netns", f"unregister network namespace `{path}`", lambda: release_netns(rec), **rec)
+            register_netns(created.pid, path)
         args += ["--runas", "0:0", "--netns", path]
     else:
         args.append(str(created.pid))
@@ -116,6 +118,14 @@ def _reason(stderr: str, log: str) -> str:
         except OSError:
             pass
     return "; ".join(lines[-2:]) or "failed (no message)"
+
+
+def registered_netns(created: Created) -> str | None:
+    """The /run/netns registration create() made for ``ip netns`` (runtime/netns.py), if any."""
+    for r in (created.container.state or {}).get("resources", []):
+        if r.get("kind") == "netns" and r.get("path"):
+            return r["path"]
+    return None
 
 
 def register_netns(pid: int, path: str) -> None:

@@ -37,7 +37,7 @@ def mount_cgroups(step: MountStep, k: Kernel, root_fd: int, layout: Layout | Non
     try:
         target = fd_path(fd)
         if layout.mode == "v2":
-            _one(k, "cgroup2", target, flags, "", step.dest, layout.hierarchies[0].mountpoint)
+            _one(k, "cgroup2", target, flags, "", step.dest, _own_dir(layout, layout.hierarchies[0]), root_fd)
             return
         k.mount("tmpfs", target, "tmpfs", M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC, "mode=755",
                 label=step.dest)
@@ -49,10 +49,10 @@ def mount_cgroups(step: MountStep, k: Kernel, root_fd: int, layout: Layout | Non
         hfd = k.open_in_root(root_fd, sub, "dir")
         try:
             if h.version == 2:
-                _one(k, "cgroup2", fd_path(hfd), flags, "", sub, h.mountpoint)
+                _one(k, "cgroup2", fd_path(hfd), flags, "", sub, _own_dir(layout, h), root_fd)
             else:
                 data = ",".join(h.controllers + ((f"name={h.name}",) if h.name else ()))
-                _one(k, "cgroup", fd_path(hfd), flags, data or "none", sub, h.mountpoint)
+                _one(k, "cgroup", fd_path(hfd), flags, data or "none", sub, _own_dir(layout, h), root_fd)
         finally:
             k.close(hfd)
     parent = os.path.dirname(layout.hierarchies[0].mountpoint) if layout.hierarchies else ""
@@ -72,17 +72,32 @@ def mount_cgroups(step: MountStep, k: Kernel, root_fd: int, layout: Layout | Non
             k.close(fd)
 
 
-def _one(k: Kernel, fstype: str, target: str, flags: int, data: str, label: str, host: str) -> None:
+def _own_dir(layout: Layout, h) -> str:
+    """What the host-bind fallback shows: the container's own cgroup directory
+    (never the whole host hierarchy, when we know which one that is)."""
+    path = layout.own_path(h)
+    if path and path != "/" and os.path.isdir(h.mountpoint + path):
+        return h.mountpoint + path
+    return h.mountpoint
+
+
+def _one(k: Kernel, fstype: str, target: str, flags: int, data: str, label: str, host: str,
+         root_fd: int) -> None:
     try:
         k.mount(fstype, target, fstype, flags, data or None, label=label)
     except KernelError as e:
         if e.errno not in (E.EPERM, E.EACCES, E.EINVAL, E.EBUSY):
             raise
         # No cgroup namespace of our own, or v1 in a user namespace: show the
-        # host hierarchy read-only rather than nothing.
+        # container's own cgroup directory (``host``) read-only rather than nothing.
         k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=label)
-        k.mount(None, target, None, M.MS_BIND | M.MS_REMOUNT | (flags & RO_BITS) | k.mount_flags(target),
-                label=label)
+        fd = k.open_in_root(root_fd, label)  # the new bind mount, not the directory under it
+        try:
+            new = fd_path(fd)
+            k.mount(None, new, None, M.MS_BIND | M.MS_REMOUNT | (flags & RO_BITS) | k.mount_flags(new),
+                    label=label)
+        finally:
+            k.close(fd)
 
 
 def _host_symlinks(parent: str) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ import os
 from ..errors import NsboxError
 from ..kernel import prctl
 from ..kernel.errors import KernelError
+from ..spec.model import ANN_STRICT_LIMITS
 from ..trace import mark
 from . import state as S
 from . import sync
@@ -60,6 +61,8 @@ class Created:
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
         self.undo = Undo()
+        self.exit_reason: str | None = None  # "oom-killed" once it exited so
+        self.oom_kills = 0
 
     def hold(self, kind: str, what: str, release, **record: object) -> None:
         """Register a resource before creating it: in state.json (for the garbage
@@ -91,7 +94,16 @@ def kill_init(created: Created) -> None:
 
 
 def setup_cgroup(created: Created, path: str | None) -> None:
+    resources = created.launch.linux.resources or {}
+    limits = {k: v for k, v in resources.items() if k != "devices"}  # devices: cgroups/devices.py
+    strict = created.launch.spec.annotations.get(ANN_STRICT_LIMITS) == "true"
     if not path:
+        if limits:  # rootless without a delegated cgroup: say so (or refuse)
+            from ..cgroups.apply import unavailable
+            from ..cgroups.delegate import find_delegated
+
+            unavailable(limits, find_delegated(os.geteuid())[1] or "no cgroup for this container",
+                        strict=strict)
         return
     from ..cgroups.manager import Cgroup
 
@@ -103,11 +115,15 @@ def setup_cgroup(created: Created, path: str | None) -> None:
 
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
     cg.create()
-    resources = created.launch.linux.resources
-    if resources:
-        from ..cgroups import apply
+    cg.layout.container = cg.path  # what /sys/fs/cgroup shows if it must be a bind mount
+    if resources.get("devices"):
+        from ..cgroups.devices import apply
 
-        apply.apply(cg, resources, rootless=created.launch.rootless)
+        apply(cg, resources["devices"])
+    if limits:
+        from ..cgroups import apply as cgapply
+
+        cgapply.apply(cg, limits, rootless=created.launch.rootless, strict=strict)
     created.cgroup = cg
 
 
@@ -122,25 +138,76 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
     try:
         setup_cgroup(created, cgroup_path)
         prctl.set_child_subreaper(True)
+        # Import what init needs now, once: after fork every import would also
+        # copy the pages its reference counts touch.
+        from .init import preload
+
+        preload(launch)
         parent_sock, child_sock = sync.socketpair()
         launch.parent_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            parent_sock.close()
-            from .init import intermediate
+        if launch.direct:
+            pid = _fork_direct(launch, parent_sock, child_sock)
+        else:
+            pid = os.fork()
+            if pid == 0:
+                parent_sock.close()
+                from .init import intermediate
 
-            intermediate(launch, child_sock)
-            os._exit(1)
+                intermediate(launch, child_sock)
+                os._exit(1)
         child_sock.close()
         created.sock = parent_sock
         created.undo.push("stop the container process", lambda: kill_init(created))
-        _drive(created, pid)
+        if launch.direct:
+            created.pid = pid
+            _drive_init(created)
+        else:
+            _drive(created, pid)
+        if "network" in launch.new and not launch.rootless:
+            from .netns import register  # /run/netns/<name> for `ip netns` (root only)
+
+            register(created)
         if before_start is not None:
             before_start(created)
         c.write(status=S.CREATED, pid=created.pid, pidStart=_start_time(created.pid))
         return created
     except BaseException as e:
         raise fail(created, e) from None
+
+
+def _fork_direct(launch: Launch, parent_sock, child_sock) -> int:
+    """Fork init straight into new PID/time namespaces (rootful, nothing to join).
+
+    unshare(CLONE_NEWPID|CLONE_NEWTIME) changes only what our *children* get
+    (pid_namespaces(7), time_namespaces(7)); we fork init, then setns back to
+    our own namespaces so nothing else we fork lands in the container's."""
+    from ..kernel import ns
+
+    saved: list[tuple[str, int]] = []
+    try:
+        for kind in ("pid", "time"):
+            if launch.parent_flags & ns.KINDS[kind][0]:
+                saved.append((kind, ns.open_ns(f"/proc/self/ns/{kind}")))
+        if launch.parent_flags:
+            ns.unshare(launch.parent_flags)
+        if launch.time_offsets:
+            from .init import write_time_offsets
+
+            write_time_offsets(launch.time_offsets)
+        pid = os.fork()
+        if pid == 0:
+            parent_sock.close()
+            from .init import init
+
+            init(launch, child_sock)
+            os._exit(1)
+        return pid
+    finally:
+        for kind, fd in saved:
+            try:
+                ns.setns(fd, kind, f"/proc/self/ns/{kind}")
+            finally:
+                os.close(fd)
 
 
 def _start_time(pid: int) -> int | None:
@@ -167,6 +234,14 @@ def _drive(created: Created, intermediate_pid: int) -> None:
     finally:
         _reap(intermediate_pid)
     sync.send(sock, {"type": "reparented"})
+    _drive_init(created)
+
+
+def _drive_init(created: Created) -> None:
+    """Move init into its cgroup, then wait for it to report ready."""
+    launch = created.launch
+    sock = created.sock
+    assert sock is not None
     if created.cgroup is not None:
         created.cgroup.add(created.pid)
         mark("main: cgroup joined")

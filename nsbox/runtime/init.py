@@ -54,7 +54,7 @@ def intermediate(launch: Launch, sock: _socket.socket) -> None:
         if launch.unshare_flags:
             ns.unshare(launch.unshare_flags)
         if launch.time_offsets:
-            _write_time_offsets(launch.time_offsets)
+            write_time_offsets(launch.time_offsets)
         mark("intermediate: namespaces")
         pid = os.fork()
         if pid == 0:
@@ -78,7 +78,7 @@ def become_root(launch: Launch) -> None:
             pass
 
 
-def _write_time_offsets(data: str) -> None:
+def write_time_offsets(data: str) -> None:
     # time_namespaces(7): offsets are written after unshare(CLONE_NEWTIME) and
     # before the first process enters the namespace (our fork of init).
     path = "/proc/self/timens_offsets"
@@ -99,7 +99,8 @@ def preload(launch: Launch) -> None:
 
     mods = ["nsbox.kernel.linux", "nsbox.kernel.fs", "nsbox.kernel.mount", "nsbox.kernel.ids",
             "nsbox.kernel.libc", "nsbox.runtime.rootfs", "nsbox.runtime.process",
-            "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "fcntl", "struct"]
+            "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "nsbox.procfs", "fcntl",
+            "struct"]
     if launch.process.terminal:
         mods += ["termios"]
     if launch.process.rlimits:
@@ -135,9 +136,17 @@ class CgroupBarrier:
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
-        sync.expect(sock, "reparented", "wait for the parent")
-        if launch.die_with_parent:
-            prctl.set_pdeathsig(_signal.SIGKILL)
+        if launch.direct:
+            # forked by the parent itself (no intermediate): a parent that dies
+            # before this line closes the socket, and our next read fails
+            if launch.die_with_parent:
+                prctl.set_pdeathsig(_signal.SIGKILL)
+            if launch.init_flags:
+                ns.unshare(launch.init_flags)
+        else:
+            sync.expect(sock, "reparented", "wait for the parent")
+            if launch.die_with_parent:
+                prctl.set_pdeathsig(_signal.SIGKILL)
         mark("init: start")
         preload(launch)
         mark("init: preloaded")

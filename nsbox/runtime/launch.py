@@ -48,6 +48,13 @@ class Launch:
         self.unshare_flags = 0
         for kind in self.new - {"user"} - ({"cgroup"} if self.defer_cgroupns else set()):
             self.unshare_flags |= KINDS[kind][0]
+        # Rootful with nothing to join: the parent unshares the kinds that only
+        # take effect for children (PID, time), forks init straight into them and
+        # restores its own; init unshares the rest itself.  One fork, not two.
+        self.direct = not self.new_userns and not self.join
+        children_only = KINDS["pid"][0] | KINDS["time"][0]
+        self.parent_flags = self.unshare_flags & children_only if self.direct else 0
+        self.init_flags = self.unshare_flags & ~children_only if self.direct else 0
         self.uid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.uid_mappings]
         self.gid_ranges = [(m.container_id, m.host_id, m.size) for m in self.linux.gid_mappings]
         self.allow_setgroups = not rootless or not self.gid_ranges or len(self.gid_ranges) > 1 \

@@ -95,7 +95,7 @@ class Plan:
         self.root = ""
         self.overlay: tuple[list[str], str, str] | None = None
         self.userxattr = False
-        self.initial_propagation = MS_PRIVATE | MS_REC
+        self.initial_propagation = MS_SLAVE | MS_REC
         self.mounts: list[MountStep] = []
         self.devices: list[DeviceStep] = []
         self.symlinks: list[tuple[str, str]] = []
@@ -103,8 +103,12 @@ class Plan:
         self.masked: list[str] = []
         self.readonly: list[str] = []
         self.readonly_root = False
-        self.final_propagation = 0
+        self.final_propagation = MS_PRIVATE  # applied to every mount but `explicit` ones
+        self.explicit: list[str] = []  # destinations whose mount options chose a propagation
         self.cgroup_ns = False
+        # file systems the kernel may refuse us a fresh instance of (a user namespace
+        # that does not own the namespace behind them): bind the host's instead
+        self.host_fallback: set[str] = set()
 
 
 def clean_dest(dest: str, where: str) -> str:
@@ -116,7 +120,7 @@ def clean_dest(dest: str, where: str) -> str:
     return norm
 
 
-def mount_step(m: model.Mount, index: int, source_is_file: bool) -> MountStep:
+def mount_step(m: model.Mount, index: int, source_is_file: bool, new_userns: bool = False) -> MountStep:
     where = f"mounts[{index}]"
     dest = clean_dest(m.destination, where)
     opts = list(m.options)
@@ -138,6 +142,8 @@ def mount_step(m: model.Mount, index: int, source_is_file: bool) -> MountStep:
         return MountStep(dest, m.source, fstype, flags, data, prop, kind="cgroup")
     if not fstype:
         raise ConfigError(f"{where}: mount to `{dest}` needs a type (or the bind option)")
+    if fstype == "overlay" and new_userns and "userxattr" not in data.split(","):
+        data += ",userxattr"  # overlayfs in a user namespace keeps its xattrs in user.*
     return MountStep(dest, m.source or fstype, fstype, flags, data, prop)
 
 
@@ -154,6 +160,10 @@ def make_plan(spec: Spec, *, new_userns: bool, rootless: bool, cgroup_ns: bool,
         raise ConfigError("root.path: is required when the container has its own mount namespace")
     p.root = spec.root.path
     p.cgroup_ns = cgroup_ns
+    if new_userns:
+        owned = {ns.type for ns in linux.namespaces if not ns.path}
+        p.host_fallback = {fs for fs, kind in (("sysfs", "network"), ("mqueue", "ipc"), ("proc", "pid"))
+                           if kind not in owned}
     ann = spec.annotations
     lower = ann.get(model.ANN_OVERLAY_LOWER)
     if lower:
@@ -163,18 +173,23 @@ def make_plan(spec: Spec, *, new_userns: bool, rootless: bool, cgroup_ns: bool,
     prop = linux.rootfs_propagation
     if prop and prop not in ROOT_PROPAGATION:
         raise ConfigError(f"linux.rootfsPropagation: `{prop}` is not one of {', '.join(ROOT_PROPAGATION)}")
-    # Below the final propagation, "/" must not send events to the host.
-    p.initial_propagation = MS_SLAVE | MS_REC if prop in ("shared", "rshared", "slave", "rslave") \
-        else MS_PRIVATE | MS_REC
-    p.final_propagation = ROOT_PROPAGATION[prop] if prop else 0
+    # Set-up happens under rslave, so that nothing we mount propagates to the
+    # host while mounts from the host still reach volumes that ask for it
+    # (-v SRC:DST:rslave).  After pivot_root every mount without a propagation
+    # option of its own gets the root's (default private).  Mounts made inside
+    # never propagate back to the host: "shared" is shared within the container.
+    p.initial_propagation = MS_SLAVE | MS_REC
+    p.final_propagation = ROOT_PROPAGATION[prop] & ~MS_REC if prop else MS_PRIVATE
     p.readonly_root = spec.root.readonly
 
     has_devpts = False
     for i, m in enumerate(spec.mounts):
-        step = mount_step(m, i, bool(m.source) and source_is_file(m.source))
+        step = mount_step(m, i, bool(m.source) and source_is_file(m.source), new_userns)
         if step.fstype == "devpts":
             has_devpts = True  # (gid=5 unmapped in a user namespace: the executor retries without it)
         p.mounts.append(step)
+        if step.propagation:
+            p.explicit.append(step.dest)
 
     may_mknod = not new_userns and not rootless
     listed = {d.path for d in linux.devices}

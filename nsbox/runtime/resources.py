@@ -13,6 +13,7 @@ import importlib
 
 RELEASERS: dict[str, str] = {
     "cgroup": "nsbox.cgroups.manager:release",
+    "netns": "nsbox.runtime.netns:release",
     "net-bridge": "nsbox.net.release:bridge",
     "net-lease": "nsbox.net.release:lease",
     "net-link": "nsbox.net.release:link",

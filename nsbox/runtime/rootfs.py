@@ -52,7 +52,7 @@ def _target(k: Kernel, root_fd: int, dest: str, is_file: bool) -> int:
     return k.open_in_root(root_fd, dest, "file" if is_file else "dir")
 
 
-def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None) -> None:
+def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None, fallback: set[str] = frozenset()) -> None:
     """One spec mount (step 3).
 
     The target fd is the directory *under* the new mount; whatever is done to
@@ -68,7 +68,7 @@ def do_mount(step: MountStep, k: Kernel, root_fd: int, layout=None) -> None:
         if step.kind == "bind":
             _bind(step, k, fd_path(fd))
         else:
-            _mount_fs(step, k, fd_path(fd))
+            _mount_fs(step, k, fd_path(fd), fallback)
     finally:
         k.close(fd)
     if step.remount or step.recursive_ro or step.propagation or step.fallback_ro:
@@ -103,7 +103,7 @@ def _bind(step: MountStep, k: Kernel, target: str) -> None:
         raise
 
 
-def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
+def _mount_fs(step: MountStep, k: Kernel, target: str, fallback: set[str]) -> None:
     try:
         k.mount(step.source, target, step.fstype, step.flags, step.data, label=step.dest)
     except KernelError as e:
@@ -112,12 +112,15 @@ def _mount_fs(step: MountStep, k: Kernel, target: str) -> None:
             data = ",".join(o for o in step.data.split(",") if not o.startswith("gid="))
             k.mount(step.source, target, step.fstype, step.flags, data, label=step.dest)
             return
-        host = HOST_FALLBACK.get(step.fstype or "")
-        if host and e.errno in (E.EPERM, E.EACCES) and os.path.isdir(host):
-            # runc --rootless does the same for sysfs: bind the host's, read-only
-            k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
-            step.fallback_ro = bool(step.flags & M.MS_RDONLY)
-            return
+        host = HOST_FALLBACK.get(step.fstype or "") if step.fstype in fallback else None
+        if host and e.errno in (E.EPERM, E.EACCES):
+            if os.path.isdir(host):
+                # runc --rootless does the same for sysfs: bind the host's, read-only
+                k.mount(host, target, None, M.MS_BIND | M.MS_REC, label=step.dest)
+                step.fallback_ro = bool(step.flags & M.MS_RDONLY)
+                return
+            if step.fstype == "mqueue":
+                return  # the host's IPC namespace has no mqueue mount to show either
         raise
 
 
@@ -188,6 +191,8 @@ def mask(path: str, k: Kernel) -> None:
 
 
 def make_readonly(path: str, k: Kernel) -> None:
+    """Read-only ``path``: remount it if it is a mount, else bind it on itself first.
+    (Only that mount: the mounts below it keep their own flags.)"""
     try:
         fd = k.open_in_root(-100, path)
     except KernelError as e:
@@ -195,7 +200,15 @@ def make_readonly(path: str, k: Kernel) -> None:
             return
         raise
     try:
-        k.mount(fd_path(fd), fd_path(fd), None, M.MS_BIND | M.MS_REC, label=path)
+        target = fd_path(fd)
+        try:
+            k.mount(None, target, None, M.MS_BIND | M.MS_REMOUNT | M.MS_RDONLY | k.mount_flags(target),
+                    label=path)
+            return
+        except KernelError as e:
+            if e.errno != E.EINVAL:  # EINVAL: not the root of a mount
+                raise
+        k.mount(target, target, None, M.MS_BIND | M.MS_REC, label=path)
     finally:
         k.close(fd)
     fd = k.open_in_root(-100, path)  # now the new bind mount, not the directory under it
@@ -221,7 +234,7 @@ def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
         for step in plan.mounts:
             if step.kind == "cgroup" and before_cgroup is not None:
                 before_cgroup()
-            do_mount(step, k, root_fd, layout)
+            do_mount(step, k, root_fd, layout, plan.host_fallback)
         for d in plan.devices:
             make_device(d, k, root_fd)
         for target, dest in plan.symlinks:
@@ -239,5 +252,22 @@ def finish(plan: Plan, k: Kernel) -> None:
         make_readonly(path, k)
     if plan.readonly_root:
         remount_root_readonly(k)
-    if plan.final_propagation:
-        k.mount(None, "/", None, plan.final_propagation, label="/")
+    set_propagation(plan, k)
+
+
+def set_propagation(plan: Plan, k: Kernel, proc: str = "/proc") -> None:
+    """The root's propagation on every mount, except volumes that chose their own."""
+    if not plan.explicit:
+        k.mount(None, "/", None, plan.final_propagation | M.MS_REC, label="/")
+        return
+    from ..procfs import mountinfo
+
+    try:
+        points = [m.mountpoint for m in mountinfo("self", proc)]
+    except OSError:
+        points = ["/"]
+    keep = plan.explicit
+    for point in points:
+        if any(point == d or point.startswith(d.rstrip("/") + "/") for d in keep):
+            continue
+        k.mount(None, point, None, plan.final_propagation, label=point)

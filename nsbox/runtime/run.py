@@ -38,15 +38,14 @@ def new_id() -> str:
     return os.urandom(32).hex()
 
 
-def root_owner(spec: model.Spec) -> tuple[int, int] | None:
+def root_owner(uid_mappings, gid_mappings) -> tuple[int, int] | None:
     """Host uid/gid of the container's root when it is not the caller (user namespace)."""
-    linux = spec.linux
-    if linux is None or not linux.uid_mappings:
+    if not uid_mappings:
         return None
     from .userns import ranges, to_host
 
-    uid = to_host(ranges(linux.uid_mappings), 0)
-    gid = to_host(ranges(linux.gid_mappings), 0)
+    uid = to_host(ranges(uid_mappings), 0)
+    gid = to_host(ranges(gid_mappings), 0)
     if uid is None or gid is None or (uid == os.geteuid() and gid == os.getegid()):
         return None
     return uid, gid
@@ -56,7 +55,7 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             cid: str | None = None) -> Created:
     """Make the container directory, its root filesystem, spec and launch plan."""
     from ..image.rootfs import prepare as prepare_rootfs
-    from ..spec.builder import Host, RootfsInput, build
+    from ..spec.builder import Host, build, id_maps, namespaces
     from .launch import Launch
     from .plan import make_plan
 
@@ -64,10 +63,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
     if opts.name:
         S.valid_id(opts.name, "container name")
     host = Host()
-    # The user namespace decides who must own the root's directories: build a
-    # first spec on a placeholder root to learn it (cheap: no I/O but /etc/subuid).
-    probe = build(opts, cid=cid, rootfs=RootfsInput("/"), host=host)
-    owner = root_owner(probe)
+    # The user namespace decides who must own the root's directories.
+    userns = namespaces(opts, host)["user"]
+    owner = root_owner(*id_maps(opts, host)) if userns is not None and not userns.path else None
     c = store.new(cid, opts.name)
     try:
         c.init_state(name=opts.name, detached=detached, autoRemove=auto_remove,
@@ -80,7 +78,6 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         from ..net.spec import write_files
 
         write_files(spec, c.path, owner)  # /etc/hostname, hosts, resolv.conf bind-mounted from here
-
         jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
         linux = spec.linux or model.Linux()
         layout = None
@@ -92,12 +89,16 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless,
                          cgroup_ns=linux.namespace("cgroup") is not None)
         os.mkfifo(c.fifo, 0o622)
+        os.chmod(c.fifo, 0o622)  # (umask): the container's user, whoever it is, opens it to start
         if owner is not None:
             os.chown(c.fifo, owner[0], owner[1])
         from ..kernel.fs import O_PATH
 
         fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
         launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
+        from .security import prepare as prepare_security
+
+        prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
@@ -187,20 +188,40 @@ def finish(created: Created, code: int) -> None:
     """After the container's init exited: kill stragglers, release resources, remove."""
     c = created.container
     created.pid = 0  # reaped: never signal that number again
+    if created.cgroup is not None:  # before the cgroup (and its counters) is removed
+        created.oom_kills = created.cgroup.oom_kills()
+        if created.oom_kills and code == 128 + 9:
+            created.exit_reason = "oom-killed"
     errors = created.undo.run()
     c.release_ownership()
     if c.state.get("autoRemove", True):
         c.remove_dir()
     else:
-        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[])
+        extra = {"exitReason": created.exit_reason} if created.exit_reason else {}
+        c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[],
+                oomKilled=created.exit_reason == "oom-killed", **extra)
     if errors:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
+
+
+def abandon(created: Created) -> None:
+    """A start-up that failed or was interrupted: undo everything, remove the directory."""
+    created.undo.run()
+    c = created.container
+    c.release_ownership()
+    try:
+        c.remove_dir()
+    except Exception:  # noqa: BLE001 - GC retries; the original error is what the user needs
+        pass
 
 
 def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
     mark("run: start")
+    from ..cgroups.prewarm import prewarm
+
+    prewarm()  # reaped by wait_exit (we are a subreaper waiting on any child)
     store = store or S.Store()
     store.ensure()
     collect(store)
@@ -210,30 +231,44 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     try:
         created = prepare(opts, store, detached=False, auto_remove=True)
         mark("run: prepared")
-        launch = created.launch
-        from ..net.hook import before_start
-
-        create(created, launch.linux.cgroups_path, before_start=before_start(launch.spec))
-        fg.pid = created.pid
-        if created.pty_master < 0:
-            fg.give_terminal(created.pid)
         try:
-            start(created)
-        except BaseException as e:
-            from .create import fail
-
-            raise fail(created, e) from None
-        fg.started = True
-        mark("run: started")
-        if created.pty_master >= 0:
-            from .tty import Terminal
-
-            with Terminal(created.pty_master) as term:
-                term.pump(created.pid)
-        code = wait_exit(created.pid)
-        mark("run: exited")
+            code = _run(created, fg)
+        except BaseException:
+            abandon(created)
+            raise
         finish(created, code)
         mark("run: cleaned up")
+        if created.oom_kills:
+            from ..cgroups.oom import report_oom
+
+            report_oom(created, code)
         return code
     finally:
         fg.restore()
+
+
+def _run(created: Created, fg: Foreground) -> int:
+    from ..net.hook import before_start
+
+    create(created, created.launch.linux.cgroups_path, before_start=before_start(created.launch.spec))
+    fg.pid = created.pid
+    term = None
+    if created.pty_master >= 0:
+        from .tty import Terminal
+
+        term = Terminal(created.pty_master).__enter__()  # raw mode and size before it runs
+    else:
+        fg.give_terminal(created.pid)
+    try:
+        # From here a signal is the container's: it may exec at any moment.
+        fg.started = True
+        start(created)
+        mark("run: started")
+        if term is not None:
+            term.pump(created.pid)
+    finally:
+        if term is not None:
+            term.__exit__(None, None, None)
+    code = wait_exit(created.pid)
+    mark("run: exited")
+    return code

@@ -23,10 +23,20 @@ RLIMITS = {
 
 def preload(launch: Launch) -> list[str]:
     """Modules the steps below import lazily (init imports them before pivot_root)."""
-    mods = ["nsbox.kernel.prctl"]
+    from . import privileges
+
+    mods = ["nsbox.kernel.prctl", "nsbox.runtime.privileges"]
     if launch.process.rlimits:
         mods.append("resource")
-    return mods
+    return mods + privileges.preload(launch)
+
+
+def prepare(launch: Launch, cache_dir: str | None) -> None:
+    """Parent side, before fork: check and compile what the hooks below apply
+    (capability masks, the seccomp BPF program, Landlock rules)."""
+    from . import privileges
+
+    privileges.prepare(launch, cache_dir)
 
 
 def before_user_switch(launch: Launch) -> None:
@@ -38,21 +48,35 @@ def before_user_switch(launch: Launch) -> None:
             res = RLIMITS.get(rl.type)
             if res is None:
                 raise KernelError(22, f"setrlimit `{rl.type}`: unknown resource")
+            inf = resource.RLIM_INFINITY
+            soft, hard = (inf if v >= 1 << 63 else v for v in (rl.soft, rl.hard))
             try:
-                resource.setrlimit(res, (rl.soft, rl.hard))
+                resource.setrlimit(res, (soft, hard))
             except (OSError, ValueError) as e:
+                cur = resource.getrlimit(res)[1]
+                hint = None
+                if hard == inf and cur != inf or cur != inf and hard > cur:
+                    hint = (f"the hard limit is {cur}; raising it needs CAP_SYS_RESOURCE in the "
+                            "initial user namespace")
                 raise KernelError(getattr(e, "errno", 0) or 1,
-                                  f"setrlimit {rl.type} soft={rl.soft} hard={rl.hard}") from None
+                                  f"setrlimit {rl.type} soft={rl.soft} hard={rl.hard}", hint=hint) from None
     if proc.oom_score_adj is not None:
         try:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
         except OSError as e:
-            raise KernelError(e.errno or 0, f"write oom_score_adj {proc.oom_score_adj}") from None
+            hint = "lowering it needs CAP_SYS_RESOURCE" if e.errno in (1, 13) else None
+            raise KernelError(e.errno or 0, f"write oom_score_adj {proc.oom_score_adj}", hint=hint) from None
+    from . import privileges
+
+    privileges.before_user_switch(launch)  # seccomp without no_new_privs, bounding set, keepcaps
 
 
 def after_user_switch(launch: Launch) -> None:
-    """Capabilities (bounding, permitted, effective, inheritable, ambient)."""
+    """Capabilities (permitted, effective, inheritable, ambient)."""
+    from . import privileges
+
+    privileges.after_user_switch(launch)
 
 
 def before_exec(launch: Launch) -> None:
@@ -60,3 +84,6 @@ def before_exec(launch: Launch) -> None:
         from ..kernel import prctl
 
         prctl.set_no_new_privs()
+    from . import privileges
+
+    privileges.before_exec(launch)  # Landlock, then seccomp

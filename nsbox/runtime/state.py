@@ -106,6 +106,20 @@ class Store:
             ensure_private_dir(self.containers_dir)
             ensure_private_dir(self.names_dir)
 
+    def restrict(self) -> None:
+        """Back to 0700 once no container needs its directory reached by a
+        user-namespaced root (run.py makes the parents 0711 for those)."""
+        try:
+            if os.stat(self.containers_dir).st_mode & 0o777 == 0o700:
+                return
+            for entry in os.scandir(self.containers_dir):
+                if entry.stat(follow_symlinks=False).st_mode & 0o070:
+                    return
+            for d in (self.containers_dir, self.root):
+                os.chmod(d, 0o700)
+        except OSError:
+            pass
+
     def ids(self) -> list[str]:
         try:
             return sorted(os.listdir(self.containers_dir))
@@ -297,7 +311,20 @@ class Container:
     # -- removal -------------------------------------------------------------
     def remove_dir(self) -> None:
         self.store.release_name(self.state.get("name"), self.id)
-        rmtree(self.path)
+        try:
+            rmtree(self.path)
+        except (NsboxError, PermissionError):
+            if os.geteuid() == 0:
+                raise
+            # Rootless with subordinate ids: files the container's other users
+            # made belong to ids we are not; remove them as its root, in a user
+            # namespace with the same maps (as `podman unshare rm` would).
+            from .userns import rmtree_as_container_root
+
+            rmtree_as_container_root(self.path, f"{self.path}/config.json")
+            rmtree(self.path)
+        self.store.restrict()
+
 
 
 def rmtree(path: str) -> None:

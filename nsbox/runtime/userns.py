@@ -207,3 +207,57 @@ def diagnose_unshare(err: KernelError, proc_sys: str = "/proc/sys") -> NsboxErro
     if err.errno == 22:  # EINVAL: e.g. a chrooted or threaded caller
         return UserNamespaceUnavailable(f"{base}: the caller cannot create one (chroot or threads)")
     return UserNamespaceUnavailable(base)
+
+
+def rmtree_as_container_root(path: str, config: str) -> None:
+    """Remove ``path`` from inside a user namespace with the container's id maps.
+
+    The child unshares a user namespace, the parent writes the container's maps
+    (newuidmap for the subordinate ranges), the child becomes its root and
+    removes the tree.  Errors are reported; the caller retries the rest."""
+    from .. import jsonio
+    from ..kernel import ns
+    from ..spec.model import Linux
+    from .state import rmtree
+
+    try:
+        linux = Linux.from_json(jsonio.load_file(config).get("linux") or {}, "linux")
+    except (OSError, ValueError) as e:
+        raise NsboxError(f"remove `{path}`: cannot read the container's id maps: {e}") from None
+    uid_rs, gid_rs = ranges(linux.uid_mappings), ranges(linux.gid_mappings)
+    if not uid_rs:
+        raise NsboxError(f"remove `{path}`: permission denied and the container had no id maps")
+    r, w = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.close(w2)
+            ns.unshare(ns.KINDS["user"][0])
+            os.write(w, b"1")
+            if os.read(r2, 1) != b"1":
+                os._exit(1)
+            if maps_id(gid_rs, 0):
+                ids.setresgid(0)
+            if maps_id(uid_rs, 0):
+                ids.setresuid(0)
+            rmtree(path)
+            code = 0
+        except BaseException as e:  # noqa: BLE001
+            try:
+                os.write(2, f"nsbox: remove `{path}` as the container's root: {e}\n".encode())
+            except OSError:
+                pass
+        os._exit(code)
+    os.close(w)
+    os.close(r2)
+    try:
+        if os.read(r, 1) == b"1":
+            write_maps(pid, uid_rs, gid_rs, rootless=True, allow_setgroups=len(gid_rs) > 1)
+            os.write(w2, b"1")
+    finally:
+        os.close(r)
+        os.close(w2)
+        os.waitpid(pid, 0)

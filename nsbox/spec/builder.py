@@ -11,12 +11,20 @@ import os
 
 from ..errors import ConfigError
 from . import model as m
-from .options import RunOptions
+from .options import RESOURCE_FIELDS, RunOptions
+
+
+def default_device_rules() -> list[dict]:
+    from ..cgroups.devices import default_rules
+
+    return default_rules()
 
 KIND_ALIASES = {"net": "network", "network": "network", "mnt": "mount", "mount": "mount",
                 "pid": "pid", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
                 "user": "user"}
 ALL_KINDS = ("user", "mount", "pid", "network", "ipc", "uts", "cgroup", "time")
+PROC_LINK = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts",
+             "cgroup": "cgroup", "time": "time"}
 HOST_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 PRIVATE_DIRS = (("/tmp", "mode=1777"), ("/root", "mode=700"), ("/home", "mode=755"),
                 ("/run", "mode=755"), ("/var/tmp", "mode=1777"))
@@ -64,6 +72,28 @@ class Host:
         from ..runtime.userns import username
 
         return username(self.euid)
+
+    def container_pid(self, ref: str, what: str) -> int:
+        """The init PID of a running nsbox container (``--pid container:NAME``)."""
+        from ..errors import ContainerNotFound
+        from ..runtime.state import Store
+
+        try:
+            st = Store().lookup(ref).read()
+        except ContainerNotFound:
+            raise ConfigError(f"{what}: no such container `{ref}`") from None
+        from ..procfs import alive
+
+        pid = int(st.get("pid") or 0)
+        if st.get("status") not in ("created", "running", "paused") or not alive(pid, st.get("pidStart")):
+            raise ConfigError(f"{what}: container `{ref}` is not running")
+        return pid
+
+    def ns_identity(self, path: str) -> str | None:
+        try:
+            return os.readlink(self.root + path)
+        except OSError:
+            return None
 
 
 class RootfsInput:
@@ -113,12 +143,18 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
         if not eq:
             raise ConfigError(f"--ns `{item}`: expected KIND=PATH (e.g. net=/run/netns/blue)")
         join(kind_name(kind, "--ns"), path, f"--ns {item}")
+    joined_pids: list[tuple[int, str]] = []
     for kind, flag, value in (("network", "--network", o.network), ("pid", "--pid", o.pid),
                               ("ipc", "--ipc", o.ipc), ("uts", "--uts", o.uts),
                               ("cgroup", "--cgroupns", o.cgroupns)):
         if value is None:
             continue
-        if value == "host":
+        if value.startswith("container:"):
+            # Docker's and Podman's spelling: the namespace of another container's init
+            pid = host.container_pid(value[len("container:"):], f"{flag} `{value}`")
+            join(kind, f"/proc/{pid}/ns/{PROC_LINK[kind]}", f"{flag} {value}")
+            joined_pids.append((pid, f"{flag} {value}"))
+        elif value == "host":
             share(kind)
         elif kind == "network" and not value.startswith(("ns:", "/", "container:")):
             from ..net.mode import parse as parse_network
@@ -131,17 +167,22 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
             join(kind, value[3:] if value.startswith("ns:") else value, f"{flag} {value}")
         else:
             raise ConfigError(f"{flag} `{value}`: expected host, private, ns:PATH"
-                              + (" or none" if kind == "network" else ""))
+                              + (" or none" if kind == "network" else "") + " (or container:NAME)")
     if o.userns is not None:
         v = o.userns
         if v == "host":
             share("user")
         elif v in ("private", "new", "auto", "keep-id"):
             out["user"] = m.Namespace(type="user")
+        elif v.startswith("container:"):
+            pid = host.container_pid(v[len("container:"):], f"--userns `{v}`")
+            join("user", f"/proc/{pid}/ns/user", f"--userns {v}")
         elif v.startswith("ns:") or v.startswith("/"):
             join("user", v[3:] if v.startswith("ns:") else v, f"--userns {v}")
         else:
-            raise ConfigError(f"--userns `{v}`: expected host, private, auto or ns:PATH")
+            raise ConfigError(f"--userns `{v}`: expected host, private, auto, container:NAME or ns:PATH")
+    if joined_pids and o.userns is None and not (o.uidmap or o.gidmap):
+        join_owner_userns(out, joined_pids, host)
     if (o.uidmap or o.gidmap) and out["user"] is None:
         if o.userns == "host":
             raise ConfigError("--uidmap/--gidmap: cannot be used with --userns host")
@@ -150,6 +191,26 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
         raise ConfigError("--userns host: an unprivileged user needs a new user namespace to create "
                           "the others (run as root, or drop --userns host / --share user)")
     return out
+
+
+def join_owner_userns(out: dict[str, m.Namespace | None], joined: list[tuple[int, str]], host: Host) -> None:
+    """Joining a container that has its own user namespace means joining that
+    too (as Podman does): its other namespaces are owned by it, and only there
+    do we have the capabilities to mount its PID namespace's /proc."""
+    own = host.ns_identity("/proc/self/ns/user")
+    found: dict[str, tuple[str, str]] = {}
+    for pid, flag in joined:
+        path = f"/proc/{pid}/ns/user"
+        ident = host.ns_identity(path)
+        if ident is not None and ident != own:
+            found.setdefault(ident, (path, flag))
+    if len(found) > 1:
+        flags = " and ".join(flag for _p, flag in found.values())
+        raise ConfigError(f"{flags}: the containers are in different user namespaces; a container "
+                          "can be in only one")
+    if found:
+        path, _flag = next(iter(found.values()))
+        out["user"] = m.Namespace(type="user", path=path)
 
 
 def parse_map(text: str, flag: str) -> m.IDMapping:
@@ -240,25 +301,28 @@ def standard_mounts(ns: dict[str, m.Namespace | None], host: Host) -> list[m.Mou
     return mounts
 
 
-def host_root_mounts(host: Host) -> tuple[list[m.Mount], list[tuple[str, str]]]:
+def host_root_mounts(host: Host, rootfs: RootfsInput) -> list[m.Mount]:
     """The embedded default root: host system dirs read-only, private writable dirs.
 
-    Returns (mounts, symlinks to create in the root dir) -- /bin is a symlink on
-    merged-/usr systems and is recreated as one."""
+    (/bin and friends are symlinks on merged-/usr systems: nsbox.image.rootfs
+    recreates those in the root directory.)  /etc is an overlay on the host's,
+    made read-only once set-up is done (it is in readonlyPaths): files can be
+    bind-mounted on it (-v, /etc/resolv.conf) though the host's is never touched."""
     mounts: list[m.Mount] = []
-    links: list[tuple[str, str]] = []
     for d in HOST_SYSTEM_DIRS:
-        if not host.lexists(d):
+        if not host.lexists(d) or host.islink(d):
             continue
-        if host.islink(d):
-            links.append((d, host.readlink(d)))
+        if d == "/etc" and rootfs.upper:
+            mounts.append(m.Mount(destination=d, type="overlay", source="overlay",
+                                  options=("nosuid", "nodev", f"lowerdir={d}", f"upperdir={rootfs.upper}",
+                                           f"workdir={rootfs.work}")))
             continue
         mounts.append(m.Mount(destination=d, type="bind", source=d,
                               options=("rbind", "rro", "nosuid", "nodev")))
     for d, mode in PRIVATE_DIRS:
         mounts.append(m.Mount(destination=d, type="tmpfs", source="tmpfs",
                               options=("nosuid", "nodev", mode)))
-    return mounts, links
+    return mounts
 
 
 def host_secrets(host: Host) -> list[str]:
@@ -399,10 +463,38 @@ def _set_env(env: dict[str, str], item: str, where: str) -> None:
     env[key] = value
 
 
+def cgroup_parent_default() -> str:
+    """nsbox's own cgroup parent: /nsbox, or $NSBOX_CGROUP_PARENT (absolute)."""
+    value = os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox"
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise ConfigError(f"NSBOX_CGROUP_PARENT `{value}`: must be an absolute cgroup path without `..`")
+    return value.rstrip("/") or "/nsbox"
+
+
+def limits(o: RunOptions, host: Host, cid: str, parent: str) -> tuple[dict | None, str | None]:
+    """(linux.resources, linux.cgroupsPath) from --memory, --cpus, ... (nsbox.spec.resources).
+
+    Without a limit flag this imports nothing: root gets ``<parent>/<id>``, a
+    rootless caller no cgroup (as before)."""
+    asked = any(getattr(o, f) not in (None, (), False, "") for f in RESOURCE_FIELDS)
+    if not asked and o.cgroup_parent in (None, ""):
+        return None, (None if host.rootless else f"{parent}/{cid}")
+    from . import resources as r
+
+    res = r.from_options(o) if asked else None
+    if not host.rootless:
+        return res, f"{r.cgroup_parent(o.cgroup_parent, parent)}/{cid}"
+    base, why = r.rootless_parent(o, host)
+    if base is None and o.cgroup_parent not in (None, ""):
+        raise ConfigError(f"--cgroup-parent `{o.cgroup_parent}`: {why}")
+    return res, (f"{base}/{cid}" if base else None)
+
+
 def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = None,
-          cgroup_parent: str = "/nsbox", state_dir: str | None = None) -> m.Spec:
+          cgroup_parent: str | None = None, state_dir: str | None = None) -> m.Spec:
     """``state_dir``: the container's directory, where generated files (/etc/hosts...) live."""
     host = host or Host()
+    cgroup_parent = cgroup_parent or cgroup_parent_default()
     if not o.command:
         raise ConfigError("no command given: nsbox run [OPTIONS] [--] CMD [ARGS...]")
     ns = namespaces(o, host)
@@ -425,13 +517,14 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
 
     mounts: list[m.Mount] = []
     masked = list(MASKED)
+    readonly = list(READONLY)
     annotations: dict[str, str] = {}
     if ns["mount"] is not None and ns["mount"].path is None:
         mounts = standard_mounts(ns, host)
         if rootfs.host:
-            extra, _links = host_root_mounts(host)
-            mounts = mounts[:1] + extra + mounts[1:]
+            mounts = mounts[:1] + host_root_mounts(host, rootfs) + mounts[1:]
             masked += host_secrets(host)
+            readonly.append("/etc")
         mounts += [parse_tmpfs(t) for t in o.tmpfs]
         mounts += [parse_volume(v) for v in o.volume]
         if rootfs.lowers:
@@ -457,15 +550,27 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
     )
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise ConfigError(f"-w `{o.workdir}`: the working directory must be an absolute path")
+    resources, cgroups_path = limits(o, host, cid, cgroup_parent)
+    if o.strict_limits:
+        annotations[m.ANN_STRICT_LIMITS] = "true"
+    # Device nodes: Docker's policy (deny all but the standard character devices)
+    # wherever there is a cgroup to enforce it; a rootless container cannot mknod.
+    if not host.rootless:
+        resources = {"devices": default_device_rules(), **(resources or {})}
     linux = m.Linux(
+        resources=resources,
         namespaces=tuple(v for k, v in ns.items() if v is not None),
         uid_mappings=uids, gid_mappings=gids,
         time_offsets=time_offsets(o, ns["time"] is not None and ns["time"].path is None),
-        cgroups_path=None if host.rootless else f"{cgroup_parent}/{cid}",
+        cgroups_path=cgroups_path,
         rootfs_propagation=prop,
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
-        readonly_paths=READONLY if ns["mount"] is not None else (),
+        readonly_paths=tuple(readonly) if ns["mount"] is not None else (),
     )
+    from .privileges import apply as apply_privileges
+
+    process, linux, mounts = apply_privileges(o, host, process, linux, mounts, annotations, passwd=passwd,
+                                              new_user=new_user)
     return m.Spec(process=process, root=m.Root(path=rootfs.root, readonly=o.read_only),
                   hostname=hostname if ns["uts"] is not None else None,
                   domainname=o.domainname if ns["uts"] is not None else None,

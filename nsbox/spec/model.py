@@ -24,6 +24,7 @@ ANN_OVERLAY_WORK = "run.nsbox.rootfs.work"
 ANN_INIT = "run.nsbox.init"                        # "true": a minimal init reaps and forwards signals
 ANN_MASK_FILES = "run.nsbox.mask"                   # ':'-separated files hidden behind /dev/null
 ANN_NAME = "run.nsbox.name"
+ANN_STRICT_LIMITS = "run.nsbox.strict-limits"     # "true": a limit that cannot be applied is an error
 
 
 class ConsoleSize(Record):

@@ -42,7 +42,48 @@ class RunOptions(Record):
     volume: tuple[str, ...] = ()
     tmpfs: tuple[str, ...] = ()
     read_only: bool = False
+    # resources (cgroups): Docker's names and units, parsed by nsbox.spec.resources
+    memory: str | None = None
+    memory_swap: str | None = None
+    memory_reservation: str | None = None
+    memory_swappiness: str | None = None
+    oom_kill_disable: bool = False
+    cpus: str | None = None
+    cpu_shares: str | None = None
+    cpu_weight: str | None = None
+    cpu_period: str | None = None
+    cpu_quota: str | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: str | None = None
+    io_weight: str | None = None
+    blkio_weight: str | None = None
+    blkio_weight_device: tuple[str, ...] = ()
+    device_read_bps: tuple[str, ...] = ()
+    device_write_bps: tuple[str, ...] = ()
+    device_read_iops: tuple[str, ...] = ()
+    device_write_iops: tuple[str, ...] = ()
+    cgroup_conf: tuple[str, ...] = ()    # cgroup v2 FILE=VALUE (Podman's --cgroup-conf)
+    cgroup_parent: str | None = None
+    strict_limits: bool = False
     # process
     init: bool = False
     detach: bool = False
     rm: bool = False
+    # privileges (nsbox.spec.privileges)
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    ulimit: tuple[str, ...] = ()         # NAME=SOFT[:HARD]
+    oom_score_adj: int | str | None = None
+    group_add: tuple[str, ...] = ()
+    landlock_ro: tuple[str, ...] = ()
+    landlock_rw: tuple[str, ...] = ()
+
+
+# The fields above that ask for a cgroup limit (the builder loads nsbox.spec.resources only then).
+RESOURCE_FIELDS = ("memory", "memory_swap", "memory_reservation", "memory_swappiness", "oom_kill_disable",
+                   "cpus", "cpu_shares", "cpu_weight", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems",
+                   "pids_limit", "io_weight", "blkio_weight", "blkio_weight_device", "device_read_bps",
+                   "device_write_bps", "device_read_iops", "device_write_iops", "cgroup_conf")

@@ -52,14 +52,23 @@ class _Field:
 
 
 class Record:
-    """Base of spec records: fields from annotations, frozen after __init__."""
+    """Base of spec records: fields from annotations, frozen after __init__.
 
-    _fields: tuple[_Field, ...] = ()
+    A class's field table is built the first time it is used (most of the
+    OCI model is never touched by a given run)."""
+
     _json_names: dict[str, str] = {}
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        fields = []
+        _REGISTRY[cls.__name__] = cls
+
+    @classmethod
+    def _table(cls) -> tuple[_Field, ...]:
+        cached = cls.__dict__.get("_field_table")
+        if cached is not None:
+            return cached
+        fields: list[_Field] = []
         for klass in reversed(cls.__mro__):
             for name, ann in klass.__dict__.get("__annotations__", {}).items():
                 if name.startswith("_"):
@@ -68,15 +77,17 @@ class Record:
                 json = cls._json_names.get(name) or camel(name)
                 fields = [f for f in fields if f.name != name]
                 fields.append(_Field(name, json, ann, default))
-        cls._fields = tuple(fields)
-        for f in fields:  # the class attribute must not shadow instance values
-            if f.name in cls.__dict__:
-                delattr(cls, f.name)
-        _REGISTRY[cls.__name__] = cls
+        table = tuple(fields)
+        type.__setattr__(cls, "_field_table", table)
+        return table
+
+    @property
+    def _fields(self) -> tuple[_Field, ...]:
+        return self._table()
 
     def __init__(self, **kw: Any) -> None:
         d = self.__dict__
-        for f in self._fields:
+        for f in self._table():
             v = kw.pop(f.name, _MISSING)
             if v is _MISSING:
                 if f.default is _MISSING:
@@ -120,7 +131,7 @@ class Record:
         if not isinstance(data, dict):
             raise SpecError(path, "must be an object")
         kw: dict[str, Any] = {}
-        for f in cls._fields:
+        for f in cls._table():
             sub = f"{path}.{f.json}" if path else f.json
             if f.json not in data or data[f.json] is None:
                 if f.default is _MISSING:

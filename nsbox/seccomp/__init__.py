@@ -1,0 +1,1 @@
+"""Seccomp: Docker's default profile, profile conversion, the BPF compiler and its cache."""

@@ -1,0 +1,106 @@
+"""State store, names, locks and garbage collection, in a temporary root (no privileges)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nsbox.errors import ConfigError, ContainerNotFound
+from nsbox.runtime import gc, resources
+from nsbox.runtime import state as S
+
+
+def test_new_lookup_names(tmp_path):
+    st = S.Store(str(tmp_path / "root"))
+    c = st.new("a" * 64, "web")
+    c.init_state(name="web")
+    assert oct(os.stat(st.root).st_mode & 0o777) == "0o700"
+    assert st.lookup("web").id == c.id
+    assert st.lookup("aaaa").id == c.id  # unique prefix
+    with pytest.raises(ConfigError, match="container name `web`: already in use"):
+        st.new("b" * 64, "web")
+    assert not os.path.exists(f"{st.containers_dir}/{'b' * 64}")
+    with pytest.raises(ContainerNotFound, match="no such container: `nope`"):
+        st.lookup("nope")
+    with pytest.raises(ContainerNotFound):
+        st.lookup("../etc")
+
+
+def test_state_written_atomically(tmp_path):
+    st = S.Store(str(tmp_path))
+    c = st.new("c" * 64)
+    c.init_state()
+    c.write(status=S.RUNNING, pid=42)
+    again = st.lookup("c" * 64)
+    assert again.state["status"] == "running" and again.state["pid"] == 42
+    assert again.state["ociVersion"] == "1.3.0" and again.state["bundle"] == c.path
+
+
+def test_owner_lock(tmp_path):
+    st = S.Store(str(tmp_path))
+    c = st.new("d" * 64)
+    assert c.owner_alive()  # we hold it
+    c.release_ownership()
+    assert not c.owner_alive()
+
+
+def _dead_owner_container(st: S.Store, cid: str, **state) -> S.Container:
+    """A container whose owner died: created in a child process that exits."""
+    code = (f"import sys; sys.path.insert(0, {os.getcwd()!r});"
+            f"from nsbox.runtime import state as S; st = S.Store({st.root!r}); c = st.new({cid!r}); "
+            f"c.init_state(**{state!r})")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return st.lookup(cid)
+
+
+def test_gc_removes_dead_foreground_containers_and_releases(tmp_path, monkeypatch):
+    released = []
+    resources.register("test-kind", "tests.unit.test_state_gc:_release")
+    monkeypatch.setattr(sys.modules[__name__], "_release", lambda rec: released.append(rec["x"]))
+    st = S.Store(str(tmp_path))
+    c = _dead_owner_container(st, "e" * 64, autoRemove=True, resources=[{"kind": "test-kind", "x": 1}])
+    assert os.path.isdir(c.path)
+    done = gc.collect(st)
+    assert done == ["e" * 64] and not os.path.exists(c.path) and released == [1]
+
+
+def test_gc_keeps_detached_as_stopped(tmp_path):
+    st = S.Store(str(tmp_path))
+    _dead_owner_container(st, "f" * 64, autoRemove=False, detached=True, status="running")
+    gc.collect(st)
+    c = st.lookup("f" * 64)
+    assert c.state["status"] == "stopped" and c.state["exitCode"] == 137
+
+
+def test_gc_leaves_live_containers(tmp_path):
+    st = S.Store(str(tmp_path))
+    c = st.new("g" * 64)
+    c.init_state(autoRemove=True)
+    assert gc.collect(st) == []
+    assert os.path.isdir(c.path)
+
+
+def test_gc_removes_half_created_dirs(tmp_path):
+    st = S.Store(str(tmp_path))
+    st.ensure()
+    os.mkdir(f"{st.containers_dir}/.new-zzz")
+    gc.collect(st)
+    assert os.listdir(st.containers_dir) == []
+
+
+def _release(rec):  # replaced in the test
+    raise AssertionError
+
+
+def test_rmtree_does_not_follow_symlinks(tmp_path):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "f").write_text("x")
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "link").symlink_to(keep)
+    S.rmtree(str(d))
+    assert not d.exists() and (keep / "f").exists()
