@@ -137,6 +137,21 @@ def parse_add_host(item: str) -> tuple[str, str]:
     return name, ip
 
 
+def placeholders(lowers: list[str], upper: str, owner: tuple[int, int] | None) -> None:
+    """Mount targets the image lacks, made in the overlay's upper directory from here:
+    inside, a rootless container's root may not create files in an /etc owned by an
+    unmapped uid (a root-owned image directory)."""
+    for f in FILES:
+        if any(os.path.lexists(f"{d}/etc/{f}") for d in lowers):
+            continue
+        if not os.path.isdir(f"{upper}/etc"):
+            os.mkdir(f"{upper}/etc", 0o755)
+            if owner is not None:
+                os.chown(f"{upper}/etc", owner[0], owner[1])
+        if not os.path.lexists(f"{upper}/etc/{f}"):
+            write_new(f"{upper}/etc/{f}", "", owner)
+
+
 def write_initial(state_dir: str, spec: m.Spec, kind: str, dns: list[str], extra: list[tuple[str, str]],
                   owner: tuple[int, int] | None = None) -> None:
     """Create the three files before the container's root is set up."""

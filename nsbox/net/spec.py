@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ..spec import model as m
 from . import etcfiles
-from .mode import NetMode, check, default, parse
+from .mode import DEFAULT_NETWORK, NetMode, check, default, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,12 +37,23 @@ def resolve(o: RunOptions, netns: m.Namespace | None, rootless: bool) -> NetMode
         if mode.kind in ("host", "ns", "container"):
             mode = NetMode("none")  # the namespace was decided otherwise (--ns/--share)
     check(mode, rootless=rootless, publish=publish, ip=ip, shown=o.network or "")
+    if mode.kind == "bridge" and mode.arg != DEFAULT_NETWORK:
+        import os
+
+        from .store import network_dir
+
+        if not os.path.exists(f"{network_dir()}/{mode.arg}.json"):
+            raise ConfigError(f"--network `{o.network}`: no such network (create it with "
+                              f"`nsbox network create {mode.arg}`)")
     return mode
 
 
 def apply(o: RunOptions, ns: dict[str, m.Namespace | None], rootless: bool, state_dir: str | None,
-          mounts: list[m.Mount], annotations: dict[str, str]) -> NetMode:
-    """Add the network annotations and the /etc file mounts; return the mode."""
+          mounts: list[m.Mount], annotations: dict[str, str], host_has=None) -> NetMode:
+    """Add the network annotations and the /etc file mounts; return the mode.
+
+    ``host_has(path)``: for the embedded default root (the host's /etc, read-only),
+    whether a file exists to be covered (nothing can be created there)."""
     mode = resolve(o, ns["network"], rootless)
     annotations[ANN_NETWORK] = mode.encode()
     publish = getattr(o, "publish", ())
@@ -72,6 +83,8 @@ def apply(o: RunOptions, ns: dict[str, m.Namespace | None], rootless: bool, stat
         # before the user's mounts (the last ones): a -v onto /etc must not get our files written into it
         pos = len(mounts) - len(o.tmpfs) - len(o.volume)
         taken = {x.destination.rstrip("/") for x in mounts[pos:]}
+        if host_has is not None:
+            taken |= {f"/etc/{f}" for f in etcfiles.FILES if not host_has(f"/etc/{f}")}
         mounts[pos:pos] = etcfiles.mounts(state_dir, taken)
     elif (dns or hosts) and not mode.private:
         raise ConfigError("--dns/--add-host: nsbox writes /etc/hosts and /etc/resolv.conf only for a "
@@ -96,3 +109,6 @@ def write_files(spec: m.Spec, state_dir: str, owner: tuple[int, int] | None = No
         return
     kind = spec.annotations.get(ANN_NETWORK, "none").partition(":")[0]
     etcfiles.write_initial(state_dir, spec, kind, dns_servers(spec), extra_hosts(spec), owner)
+    lower, upper = spec.annotations.get(m.ANN_OVERLAY_LOWER), spec.annotations.get(m.ANN_OVERLAY_UPPER)
+    if lower and upper:
+        etcfiles.placeholders(lower.split(":"), upper, owner)

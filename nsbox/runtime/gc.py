@@ -18,6 +18,16 @@ from . import state as S
 
 # A directory being created is named .new-<id> until its owner lock is held.
 PENDING_PREFIX = ".new-"
+PENDING_GRACE = 30.0  # seconds
+
+
+def _age(path: str) -> float:
+    import time
+
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def collect(store: S.Store) -> list[str]:
@@ -31,7 +41,9 @@ def collect(store: S.Store) -> list[str]:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
         if name.startswith(PENDING_PREFIX):
-            if not c.owner_alive():
+            # Its creator makes the directory, then owner.lock, then locks it: a young
+            # one without a live owner may be mid-creation (20 concurrent starts hit it).
+            if not c.owner_alive() and _age(path) > PENDING_GRACE:
                 S.rmtree(path)
                 done.append(name)
             continue

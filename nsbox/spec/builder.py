@@ -533,7 +533,8 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
             annotations[m.ANN_OVERLAY_WORK] = rootfs.work
     from ..net.spec import apply as apply_network
 
-    apply_network(o, ns, host.rootless, state_dir, mounts, annotations)  # (/etc files before -v/--tmpfs)
+    apply_network(o, ns, host.rootless, state_dir, mounts, annotations,  # (/etc files before -v/--tmpfs)
+                  host.lexists if rootfs.host else None)
     if o.init:
         annotations[m.ANN_INIT] = "true"
     if o.name:
