@@ -18,7 +18,7 @@ from . import state as S
 
 # A directory being created is named .new-<id> until its owner lock is held.
 PENDING_PREFIX = ".new-"
-PENDING_GRACE = 30.0  # seconds
+PENDING_GRACE = 5.0  # seconds: mkdir to flock takes microseconds, even under load much less
 
 
 def _age(path: str) -> float:
