@@ -83,11 +83,11 @@ class Cgroup:
             try:
                 os.mkdir(cur, 0o755)
             except FileExistsError:
-                continue
+                pass  # made by a concurrent nsbox, which may not have set its cpuset yet
             except OSError as e:
                 raise KernelError(e.errno or 0, f"create cgroup directory `{cur}`", cur) from None
             if h.version == 1 and "cpuset" in h.controllers:
-                self._init_cpuset(parent, cur)
+                self._init_cpuset(parent, cur)  # idempotent: only an empty cpus/mems is set
 
     def _enable_v2(self, parent: str, h: Hierarchy) -> None:
         try:
@@ -117,9 +117,20 @@ class Cgroup:
             except OSError:
                 pass
 
-    def add(self, pid: int) -> None:
-        for h in self.layout.hierarchies:
+    def add(self, pid: int, hierarchies: list[Hierarchy] | None = None) -> None:
+        for h in self.layout.hierarchies if hierarchies is None else hierarchies:
             write_file(f"{self.dir(h)}/cgroup.procs", str(pid))
+
+    def self_join_files(self) -> tuple[list[str], list[Hierarchy]]:
+        """(v1 ``tasks`` files a single-threaded process may move itself with by
+        writing "0", the hierarchies someone must join it to with cgroup.procs).
+
+        Moving *oneself* thread by thread does not take cgroup_threadgroup_rwsem,
+        so it skips the RCU grace period a cgroup.procs write waits for (~10 ms);
+        v2 has no such path for a domain cgroup."""
+        v1 = [f"{self.dir(h)}/tasks" for h in self.layout.hierarchies if h.version == 1]
+        rest = [h for h in self.layout.hierarchies if h.version != 1]
+        return v1, rest
 
     def procs(self) -> list[int]:
         seen: set[int] = set()

@@ -20,6 +20,8 @@ Three processes, so that nothing of ours lingers inside the target::
 - Entering the mount namespace chroots to the target's root and changes to its
   working directory; one that is not under that root (a leaked fd's, the
   CVE-2024-21626 trick) is refused for "/".
+- Without the mount namespace the command is a host binary: it runs from a
+  sealed memfd copy (sealed.py), so /proc/<pid>/exe never leads to the host file.
 """
 
 from __future__ import annotations
@@ -297,6 +299,10 @@ def _command(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
             _signal.signal(getattr(_signal, name), _signal.SIG_DFL)  # Python ignores SIGPIPE
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         _cloexec_all()
+        if p.root_fd < 0:  # our own mount namespace: a host binary (sealed.py says why)
+            from .sealed import exec_sealed
+
+            exec_sealed(p.argv)
         os.execvp(p.argv[0], p.argv)
     except OSError as e:
         code = 127 if e.errno in (E.ENOENT, E.ENOTDIR) else 126

@@ -60,6 +60,7 @@ class Created:
         self.sock: _socket.socket | None = None
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
+        self.cgroup_rest: list = []  # hierarchies the parent joins init to (the others it joins itself)
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
@@ -116,6 +117,11 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
     cg.create()
     cg.layout.container = cg.path  # what /sys/fs/cgroup shows if it must be a bind mount
+    launch = created.launch
+    if launch.defer_cgroupns and not launch.new_userns and not launch.rootless:
+        # init runs as the host's root until it execs: it moves itself (fast path)
+        launch.cgroup_self_join, created.cgroup_rest = cg.self_join_files()
+    launch.cgroup_parent_join = not launch.cgroup_self_join or bool(created.cgroup_rest)
     if resources.get("devices"):
         from ..cgroups.devices import apply
 
@@ -242,10 +248,15 @@ def _drive_init(created: Created) -> None:
     launch = created.launch
     sock = created.sock
     assert sock is not None
-    if created.cgroup is not None:
-        created.cgroup.add(created.pid)
+    cg = created.cgroup
+    if cg is not None:
+        if launch.cgroup_self_join:
+            if created.cgroup_rest:
+                cg.add(created.pid, created.cgroup_rest)
+        else:
+            cg.add(created.pid)
         mark("main: cgroup joined")
-    if launch.defer_cgroupns:
+    if launch.defer_cgroupns and launch.cgroup_parent_join:
         sync.send(sock, {"type": "cgroup"})
     while True:
         msg, fds = sync.recv(sock)

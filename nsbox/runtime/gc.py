@@ -16,18 +16,9 @@ from .. import procfs
 from . import resources
 from . import state as S
 
-# A directory being created is named .new-<id> until its owner lock is held.
-PENDING_PREFIX = ".new-"
-PENDING_GRACE = 5.0  # seconds: mkdir to flock takes microseconds, even under load much less
-
-
-def _age(path: str) -> float:
-    import time
-
-    try:
-        return time.time() - os.stat(path).st_mtime
-    except OSError:
-        return 0.0
+# A directory being created is named .new-<pid>.<start>-<id> until its owner
+# lock is held (state.pending_name).
+PENDING_PREFIX = S.PENDING_PREFIX
 
 
 def collect(store: S.Store) -> list[str]:
@@ -41,9 +32,7 @@ def collect(store: S.Store) -> list[str]:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
         if name.startswith(PENDING_PREFIX):
-            # Its creator makes the directory, then owner.lock, then locks it: a young
-            # one without a live owner may be mid-creation (20 concurrent starts hit it).
-            if not c.owner_alive() and _age(path) > PENDING_GRACE:
+            if _pending_abandoned(c, name):
                 S.rmtree(path)
                 done.append(name)
             continue
@@ -95,6 +84,26 @@ def reap(c: S.Container, exit_code: int | None = None) -> None:
     c.write(**changes)
 
 
+def _pending_abandoned(c: S.Container, name: str) -> bool:
+    """Its creator is dead (pid and start time from the name), and no one holds
+    its owner.lock (a creator in another PID namespace, whose pid means nothing here)."""
+    who = S.pending_owner(name)
+    if who is not None and procfs.alive(who[0], who[1]):
+        return False
+    if who is None and _younger_than(c.path, 5.0):
+        return False  # an unknown (older) name: its creator may not hold the lock yet
+    return not c.owner_alive()
+
+
+def _younger_than(path: str, seconds: float) -> bool:
+    import time
+
+    try:
+        return time.time() - os.lstat(path).st_mtime < seconds
+    except OSError:
+        return True
+
+
 def _stale_names(store: S.Store) -> None:
     try:
         names = os.listdir(store.names_dir)
@@ -106,9 +115,28 @@ def _stale_names(store: S.Store) -> None:
             target = os.readlink(link)
         except OSError:
             continue
-        if not os.path.isdir(f"{store.containers_dir}/{target}") and \
-                not os.path.isdir(f"{store.containers_dir}/{PENDING_PREFIX}{target}"):
-            try:
-                os.unlink(link)
-            except OSError:
-                pass
+        final = f"{store.containers_dir}/{target}"
+        # Store.new makes the pending directory, then the name, then renames the
+        # directory: read in the opposite order (name, pending, final), one of
+        # the two directories is seen while its creator lives.
+        if os.path.isdir(final) or target in _pending_ids(store) or os.path.isdir(final):
+            continue
+        try:
+            os.unlink(link)
+        except OSError:
+            pass
+
+
+def _pending_ids(store: S.Store) -> set[str]:
+    ids = set()
+    try:
+        names = os.listdir(store.containers_dir)
+    except FileNotFoundError:
+        return ids
+    for n in names:
+        who = S.pending_owner(n)
+        if who is not None:
+            ids.add(who[2])
+        elif n.startswith(PENDING_PREFIX):
+            ids.add(n[len(PENDING_PREFIX):])
+    return ids

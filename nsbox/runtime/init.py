@@ -56,6 +56,13 @@ def intermediate(launch: Launch, sock: _socket.socket) -> None:
         if launch.time_offsets:
             write_time_offsets(launch.time_offsets)
         mark("intermediate: namespaces")
+        if launch.nondumpable:
+            if launch.process.oom_score_adj is not None:
+                from .security import write_oom_score_adj
+
+                write_oom_score_adj(launch.process.oom_score_adj)  # init inherits it
+                launch.oom_score_set = True
+            prctl.set_dumpable(False)  # init inherits it (launch.py: nondumpable)
         pid = os.fork()
         if pid == 0:
             init(launch, sock)  # never returns
@@ -129,7 +136,16 @@ class CgroupBarrier:
         if self.done:
             return
         self.done = True
-        sync.expect(self.sock, "cgroup", "join the container's cgroup")
+        for path in self.launch.cgroup_self_join:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            except OSError as e:
+                raise KernelError(e.errno or 0, f"join cgroup `{os.path.dirname(path)}`", path) from None
+            finally:
+                os.close(fd)
+        if self.launch.cgroup_parent_join:
+            sync.expect(self.sock, "cgroup", "join the container's cgroup")
         ns.unshare(ns.KINDS["cgroup"][0])
 
 
@@ -137,6 +153,8 @@ def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
         if launch.direct:
+            if launch.nondumpable:
+                prctl.set_dumpable(False)  # launch.py: nondumpable
             # forked by the parent itself (no intermediate): a parent that dies
             # before this line closes the socket, and our next read fails
             if launch.die_with_parent:

@@ -45,6 +45,8 @@ class Launch:
         # init creates its cgroup namespace once it is in: the namespace's root
         # is the cgroup a process is in when it unshares (cgroup_namespaces(7)).
         self.defer_cgroupns = "cgroup" in self.new and bool(self.linux.cgroups_path)
+        self.cgroup_self_join: list[str] = []   # v1 tasks files init writes "0" to (set by create)
+        self.cgroup_parent_join = True          # the parent moves init (cgroup.procs) and says so
         self.unshare_flags = 0
         for kind in self.new - {"user"} - ({"cgroup"} if self.defer_cgroupns else set()):
             self.unshare_flags |= KINDS[kind][0]
@@ -63,3 +65,14 @@ class Launch:
         self.time_offsets = "".join(
             f"{clock} {off.secs} {off.nanosecs}\n" for clock, off in offsets.items()) if offsets else ""
         self.init_wrapper = spec.annotations.get(model.ANN_INIT) == "true"
+        # Init runs the host's Python until execve: while dumpable, a process that
+        # can see it (a joined PID namespace: --pid container:X, debug) and holds
+        # no fewer capabilities could open /proc/<init>/exe, the host's interpreter
+        # on a writable host mount, and overwrite it once it stops running
+        # (CVE-2019-5736), or ptrace it and use its host fds.  So it is
+        # non-dumpable (prctl(2) PR_SET_DUMPABLE) until execve resets that, except
+        # rootless in a new PID namespace: there nobody else can see it, and an
+        # unprivileged parent (pasta, slirp4netns, /proc/PID/ns/*) could not reach
+        # a non-dumpable child (ptrace(2) "access mode checking").
+        self.nondumpable = not rootless or "pid" not in self.new
+        self.oom_score_set = False  # written by the intermediate before it forks init

@@ -60,16 +60,23 @@ def before_user_switch(launch: Launch) -> None:
                             "initial user namespace")
                 raise KernelError(getattr(e, "errno", 0) or 1,
                                   f"setrlimit {rl.type} soft={rl.soft} hard={rl.hard}", hint=hint) from None
-    if proc.oom_score_adj is not None:
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
-        except OSError as e:
-            hint = "lowering it needs CAP_SYS_RESOURCE" if e.errno in (1, 13) else None
-            raise KernelError(e.errno or 0, f"write oom_score_adj {proc.oom_score_adj}", hint=hint) from None
+    if proc.oom_score_adj is not None and not launch.oom_score_set:
+        write_oom_score_adj(proc.oom_score_adj)
     from . import privileges
 
     privileges.before_user_switch(launch)  # seccomp without no_new_privs, bounding set, keepcaps
+
+
+def write_oom_score_adj(value: int) -> None:
+    """Our own /proc/self/oom_score_adj (inherited by children).  Written while
+    still dumpable: a non-dumpable process's /proc/self files belong to the
+    initial namespace's root, out of reach of a user namespace's root (proc(5))."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        hint = "lowering it needs CAP_SYS_RESOURCE" if e.errno in (1, 13) else None
+        raise KernelError(e.errno or 0, f"write oom_score_adj {value}", hint=hint) from None
 
 
 def after_user_switch(launch: Launch) -> None:

@@ -129,13 +129,15 @@ class Store:
     def new(self, cid: str, name: str | None = None) -> Container:
         """Create a container directory, owned (owner.lock held) before it is visible.
 
-        It is made as ``.new-<id>`` and renamed once the lock is held, so the
-        garbage collector never mistakes a container being created for a dead one."""
+        It is made as ``.new-<pid>.<start time>-<id>`` (pending_name) and renamed
+        once the lock is held: between the mkdir and the flock nothing says "taken"
+        but the name, from which the garbage collector tells a creator still alive
+        from one that was killed (and removes the latter's at once)."""
         self.ensure()
         final = f"{self.containers_dir}/{cid}"
         if os.path.lexists(final):
             raise ConfigError(f"container id `{cid}`: already in use")
-        tmp = f"{self.containers_dir}/.new-{cid}"
+        tmp = f"{self.containers_dir}/{pending_name(cid)}"
         try:
             os.mkdir(tmp, 0o700)
         except FileExistsError:
@@ -190,6 +192,28 @@ class Store:
                 os.unlink(link)
         except OSError:
             pass
+
+
+PENDING_PREFIX = ".new-"
+
+
+def pending_name(cid: str, pid: int | None = None) -> str:
+    """``.new-<pid>.<start time>-<cid>``: a directory being created, and by whom."""
+    from ..procfs import start_time
+
+    pid = os.getpid() if pid is None else pid
+    return f"{PENDING_PREFIX}{pid}.{start_time(pid) or 0}-{cid}"
+
+
+def pending_owner(name: str) -> tuple[int, int, str] | None:
+    """(pid, start time, id) of a pending_name(); None for anything else."""
+    if not name.startswith(PENDING_PREFIX):
+        return None
+    who, sep, cid = name[len(PENDING_PREFIX):].partition("-")
+    pid, dot, start = who.partition(".")
+    if not (sep and dot and pid.isdigit() and start.isdigit() and cid):
+        return None
+    return int(pid), int(start), cid
 
 
 class Container:

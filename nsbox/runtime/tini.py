@@ -18,6 +18,10 @@ FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGW
 def run_init(path: str, argv: list[str], env: dict[str, str]) -> None:
     from .process import _reset_signals
 
+    # We stay in the container as PID 1 instead of exec'ing: nothing of ours may
+    # stay open in here (the host's owner.lock, the sync socket, the namespace
+    # fds of the parent; runc closes them at exec, GHSA-xr7r-f8xq-vfvv).
+    _close_all_above(2)
     child = os.fork()
     if child == 0:
         try:
@@ -43,3 +47,10 @@ def run_init(path: str, argv: list[str], env: dict[str, str]) -> None:
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
             os._exit(128 - code if code < 0 else code)
+
+
+def _close_all_above(low: int) -> None:
+    from ..kernel.libc import SYS, syscall
+
+    if syscall(SYS["close_range"], low + 1, 0xFFFFFFFF, 0) != 0:
+        os.closerange(low + 1, os.sysconf("SC_OPEN_MAX"))

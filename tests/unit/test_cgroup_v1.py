@@ -173,3 +173,23 @@ def test_bad_value_is_an_error_naming_file_and_value(cg, monkeypatch):
     with pytest.raises(KernelError) as e:
         v1.apply(str(cg), {"pids": {"limit": 123}})
     assert "write `123` to" in str(e.value) and "pids.max" in str(e.value)
+
+
+def test_cpuset_parent_made_by_a_concurrent_start_is_initialised(tmp_path):
+    """Two starts race to create /nsbox: the loser finds it with empty cpus/mems
+    (the winner has not copied them yet); a child of it would refuse tasks (ENOSPC)."""
+    from nsbox.cgroups.manager import Cgroup
+
+    from .cgroupfs_fixture import set_fixture, v1_tree
+
+    layout, dirs = v1_tree(tmp_path, "/nsbox/c1", controllers=("cpuset",))
+    root = tmp_path / "cpuset"
+    set_fixture(root, "cpuset.cpus", "0-1\n")
+    set_fixture(root, "cpuset.mems", "0\n")
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        set_fixture(root / "nsbox", f, "")   # the racer's fresh parent
+        set_fixture(root / "nsbox" / "c2", f, "")  # what the kernel makes with mkdir
+    Cgroup("/nsbox/c2", layout).create()
+    assert (root / "nsbox" / "cpuset.cpus").read_text() == "0-1"
+    assert (root / "nsbox" / "c2" / "cpuset.cpus").read_text() == "0-1"
+    assert (root / "nsbox" / "c2" / "cpuset.mems").read_text() == "0"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -87,13 +86,48 @@ def test_gc_leaves_live_containers(tmp_path):
 def test_gc_removes_half_created_dirs(tmp_path):
     st = S.Store(str(tmp_path))
     st.ensure()
-    os.mkdir(f"{st.containers_dir}/.new-zzz")
-    os.mkdir(f"{st.containers_dir}/.new-young")
-    old = time.time() - gc.PENDING_GRACE - 1
-    os.utime(f"{st.containers_dir}/.new-zzz", (old, old))
+    os.mkdir(f"{st.containers_dir}/.new-zzz")  # an older name, without its creator
+    os.utime(f"{st.containers_dir}/.new-zzz", (0, 0))
     gc.collect(st)
-    # a young one may be mid-creation by a concurrent start: left alone
-    assert os.listdir(st.containers_dir) == [".new-young"]
+    assert os.listdir(st.containers_dir) == []
+
+
+def _dead_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_gc_keeps_a_pending_dir_whose_creator_lives_before_it_locks(tmp_path):
+    """The window between Store.new's mkdir and its flock: the name says who is
+    making it, and that process is alive."""
+    st = S.Store(str(tmp_path))
+    st.ensure()
+    name = S.pending_name("a" * 64)
+    os.mkdir(f"{st.containers_dir}/{name}")  # no owner.lock yet
+    os.symlink("a" * 64, f"{st.names_dir}/web")
+    assert gc.collect(st) == []
+    assert os.listdir(st.containers_dir) == [name]
+    assert os.listdir(st.names_dir) == ["web"]
+
+
+def test_gc_removes_a_dead_creators_pending_dir_at_once(tmp_path):
+    st = S.Store(str(tmp_path))
+    st.ensure()
+    dead = S.pending_name("b" * 64, _dead_pid())
+    reused = f"{S.PENDING_PREFIX}{os.getpid()}.1-{'c' * 64}"  # our pid, another start time
+    for n in (dead, reused):
+        os.mkdir(f"{st.containers_dir}/{n}")
+    os.symlink("b" * 64, f"{st.names_dir}/db")
+    assert sorted(gc.collect(st)) == sorted([dead, reused])
+    assert os.listdir(st.containers_dir) == [] and os.listdir(st.names_dir) == []
+
+
+def test_pending_names_round_trip():
+    assert S.pending_owner(S.pending_name("x1", os.getpid()))[::2] == (os.getpid(), "x1")
+    assert S.pending_owner(".new-abc") is None and S.pending_owner("abc") is None
 
 
 def _release(rec):  # replaced in the test

@@ -1,0 +1,174 @@
+"""SIGKILL nsbox at random moments of start-up and count what it leaves on the host.
+
+Used by test_kill_harness.py; also runnable by hand for a longer hunt::
+
+    sudo .venv/bin/python -m tests.integration.killharness --runs 200 [--rootless] [--variant tar]
+
+Every container is named ``rtk<tag>``, runs ``sh -c 'sleep 1000; :' 7rtk<tag>``, so each kind of
+leftover can be attributed: state directories (``.new-*`` included) and names
+in the state root, cgroups under the session's cgroup parent, mounts naming
+the state root or the container, /run/netns registrations, processes whose
+command line carries the tag (nsbox itself, its forks before execve, the
+container's command).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def _tag() -> str:
+    return f"{random.randrange(10**8, 10**9)}.{os.getpid() % 1000}"
+
+
+def processes_with(tag: str) -> list[str]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if tag in cmd:
+            out.append(f"{d.name} {cmd.strip()}")
+    return out
+
+
+def cgroups(parent: str) -> list[str]:
+    found = []
+    for base in Path("/sys/fs/cgroup").glob("*" + parent):
+        found += [str(p) for p in base.rglob("*") if p.is_dir()]
+    unified = Path("/sys/fs/cgroup" + parent)
+    if unified.is_dir():
+        found += [str(p) for p in unified.rglob("*") if p.is_dir()]
+    return sorted(set(found))
+
+
+def mounts(*needles: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.strip() for line in f if any(n in line for n in needles)]
+
+
+def netns(prefix: str) -> list[str]:
+    try:
+        return [n for n in os.listdir("/run/netns") if n.startswith(prefix)]
+    except OSError:
+        return []
+
+
+def state(root: str) -> list[str]:
+    out = []
+    for sub in ("containers", "names"):
+        try:
+            out += [f"{sub}/{n}" for n in os.listdir(f"{root}/{sub}")]
+        except OSError:
+            pass
+    return out
+
+
+def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk") -> dict[str, list[str]]:
+    found = {
+        "state": state(root),
+        "cgroups": cgroups(cgroup_parent),
+        "mounts": mounts(root, f"/{prefix}"),
+        "netns": netns(prefix),
+        "processes": processes_with(f"7{prefix}") + processes_with(f"{prefix}-"),
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "dir": ("--rootfs", "{busybox}"),
+    "tar": ("--rootfs", "{tarball}"),
+    "userns": ("--userns", "auto"),
+    "init": ("--init",),
+    "limits": ("--memory", "64m", "--pids-limit", "50"),
+}
+
+
+def kill_once(argv_for, env: dict, args: tuple[str, ...], delay: float, tag: str) -> None:
+    """Start ``nsbox run --name rtk-TAG ARGS -- sh -c .. 7rtkTAG`` and SIGKILL it after ``delay``."""
+    p = subprocess.Popen(argv_for("run", "--name", f"rtk-{tag}", *args, "--", "sh", "-c", "sleep 1000; :",
+                                 f"7rtk{tag}"),
+                         env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    p.stderr.close()
+
+
+def wait_gone(tag: str, timeout: float = 5) -> list[str]:
+    """The container dies with its supervisor (parent death signal): wait for it."""
+    end = time.monotonic() + timeout
+    while True:
+        left = processes_with(f"7rtk{tag}") + processes_with(f"rtk-{tag}")
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.02)
+
+
+def hunt(argv_for, env: dict, root: str, cgroup_parent: str, variant_args: tuple[str, ...], runs: int,
+         max_delay: float = 0.3, seed: int | None = None) -> dict[str, list[str]]:
+    """Kill ``runs`` starts; after each, the survivors; after all, one ``nsbox ps``-like
+    command (a plain run) must collect the rest.  Returns every leftover found."""
+    rnd = random.Random(seed)
+    problems: dict[str, list[str]] = {}
+    for _ in range(runs):
+        tag = _tag()
+        delay = rnd.uniform(0, max_delay)
+        kill_once(argv_for, env, variant_args, delay, tag)
+        alive = wait_gone(tag)
+        if alive:
+            problems.setdefault("survivors", []).extend(f"{delay:.3f}s: {x}" for x in alive)
+    r = subprocess.run(argv_for("run", "--", "true"), env=env, cwd="/", capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        problems.setdefault("next command failed", []).append(r.stderr.strip())
+    for k, v in leftovers(root, cgroup_parent).items():
+        problems.setdefault(k, []).extend(v)
+    return problems
+
+
+def _main() -> None:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--variant", default="default", choices=sorted(VARIANTS))
+    ap.add_argument("--rootless", action="store_true")
+    ap.add_argument("--busybox", default="")
+    ap.add_argument("--tarball", default="")
+    ap.add_argument("--max-delay", type=float, default=0.3)
+    a = ap.parse_args()
+    nsbox = str(Path(sys.executable).parent / "nsbox")
+    root = f"/run/nsbox-rtk-{os.getpid()}" if not a.rootless else f"/tmp/nsbox-rtk-{os.getpid()}"
+    parent = f"/nsbox-rtk-{os.getpid()}"
+    env = dict(os.environ, NSBOX_ROOT=root, NSBOX_CGROUP_PARENT=parent)
+
+    def argv_for(*args: str) -> list[str]:
+        if not a.rootless:
+            return [nsbox, *args]
+        return ["setpriv", "--reuid=nsboxtest", "--regid=nsboxtest", "--init-groups", "env",
+                f"NSBOX_ROOT={root}", nsbox, *args]
+
+    args = tuple(x.format(busybox=a.busybox, tarball=a.tarball) for x in VARIANTS[a.variant])
+    problems = hunt(argv_for, env, root, parent, args, a.runs, a.max_delay)
+    for k, v in problems.items():
+        print(f"{k}: {len(v)}")
+        for x in v[:10]:
+            print("   ", re.sub(r"\s+", " ", x)[:300])
+    print("clean" if not problems else "LEAKS")
+
+
+if __name__ == "__main__":
+    _main()

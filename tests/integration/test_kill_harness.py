@@ -1,0 +1,40 @@
+"""SIGKILL of ``nsbox run`` at random moments of start-up, for each kind of root
+filesystem and user namespace: nothing is left once the next command has run
+(state directories and names, cgroups, mounts, /run/netns, processes).
+
+killharness.py does the work; run it by hand for a longer hunt."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import pytest
+
+from .killharness import VARIANTS, hunt
+
+RUNS = 6
+
+
+@pytest.fixture(scope="module")
+def tarball(busybox_rootfs, tmp_path_factory):
+    import os
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="nsbox-rtk-tar-")
+    os.chmod(d, 0o755)
+    out = f"{d}/rootfs.tar.gz"
+    subprocess.run(["tar", "-C", busybox_rootfs, "-czf", out, "."], check=True)
+    os.chmod(out, 0o644)
+    yield out
+    subprocess.run(["rm", "-rf", d])
+
+
+@pytest.mark.parametrize("variant", ["default", "dir", "tar", "userns", "init", "limits"])
+def test_sigkill_during_start_up_leaves_nothing(runner, variant, busybox_rootfs, tarball):
+    from ..conftest import CGROUP_PARENT
+
+    args = tuple(a.format(busybox=busybox_rootfs, tarball=tarball) for a in VARIANTS[variant])
+    seed = random.randrange(1 << 30)
+    problems = hunt(runner.argv, runner.env(), runner.root, CGROUP_PARENT, args, RUNS, seed=seed)
+    assert problems == {}, f"seed {seed}: {problems}"
