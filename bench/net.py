@@ -13,8 +13,8 @@ no packet leaves them.
                    are iptables-nft, i.e. the same nftables backend), runc as its runtime
 
 Cases are interleaved (each repeat runs every case once), so load from other users
-of the machine hits them alike; the report gives the median Gbit/s of each and its
-ratio to raw veth.  Results go to bench/results/net-<time>.json.
+of the machine hits them alike; the report gives the median Gbit/s of each, its
+ratio to raw veth's median, and the median of its per-round ratios to raw veth.  Results go to bench/results/net-<time>.json.
 """
 
 from __future__ import annotations
@@ -185,13 +185,22 @@ class Bench:
         }
 
 
+def paired(results: dict[str, list[float]], name: str) -> float:
+    """Median over rounds of this path's throughput / raw veth's in the same round: drift and
+    other users' load move both, so the ratio is steadier than a ratio of medians."""
+    import statistics
+
+    return statistics.median(v / r for v, r in zip(results[name], results["raw veth"]))
+
+
 def report(results: dict[str, list[float]]) -> list[str]:
     raw = C.stats(results["raw veth"])["median"]
-    lines = [f"{'path':<32} {'median Gbit/s':>14} {'min':>7} {'max':>7} {'vs raw veth':>12}"]
+    lines = [f"{'path':<32} {'median Gbit/s':>14} {'min':>7} {'max':>7} {'vs raw (medians)':>17} "
+             f"{'vs raw (paired)':>16}"]
     for name, values in results.items():
         s = C.stats(values)
         lines.append(f"{name:<32} {s['median']:>14.2f} {s['min']:>7.2f} {s['max']:>7.2f} "
-                     f"{100 * s['median'] / raw:>11.1f}%")
+                     f"{100 * s['median'] / raw:>16.1f}% {100 * paired(results, name):>15.1f}%")
     return lines
 
 
