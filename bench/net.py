@@ -14,7 +14,8 @@ no packet leaves them.
 
 Cases are interleaved (each repeat runs every case once), so load from other users
 of the machine hits them alike; the report gives the median Gbit/s of each, its
-ratio to raw veth's median, and the median of its per-round ratios to raw veth.  Results go to bench/results/net-<time>.json.
+ratio to raw veth's median, and the median of its per-round ratios to raw veth.
+Results go to bench/results/net-<time>.json.
 """
 
 from __future__ import annotations
