@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
 BRANCH, LAST, VERT, SPACE = "├─", "└─", "│ ", "  "
+# Cells come from processes we do not trust (a container chooses its command
+# line): control characters are shown as \xNN, as util-linux's mbs_safe_encode
+# does, so none can move the cursor, recolour the terminal or forge a row.
+SAFE = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
+
+
+def safe(text: str) -> str:
+    return text.translate(SAFE)
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = (),
@@ -21,7 +29,7 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Iterabl
 
     ``min_widths`` are libsmartcols' width hints (lsns: NS 10, TYPE 5, PID 5)."""
     right = set(right)
-    allrows = ([list(headers)] if not noheadings else []) + [list(r) for r in rows]
+    allrows = ([list(headers)] if not noheadings else []) + [[safe(c) for c in r] for r in rows]
     if not allrows:
         return ""
     # the header counts for the widths even when not printed (libsmartcols does so)

@@ -77,3 +77,11 @@ def ns_id(path: str) -> str:
         return os.readlink(path)
     except OSError as e:
         raise KernelError(e.errno or 0, f"readlink `{path}`", path) from None
+
+
+def setns_flags(fd: int, flags: int, what: str) -> None:
+    """setns(2) with several CLONE_NEW* flags: ``fd`` a pidfd (Linux >= 5.8), all
+    of the target's namespaces joined at once, the user namespace first."""
+    if libc.setns(fd, flags) == -1:
+        err = ctypes.get_errno()
+        raise KernelError(err, f"setns {flag_names(flags)} of {what}")

@@ -60,7 +60,9 @@ class Created:
         self.sock: _socket.socket | None = None
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
-        self.cgroup_rest: list = []  # hierarchies the parent joins init to (the others it joins itself)
+        self.cgroup_rest: list = []
+        # work for the parent while init sets up its root (config.json, state): off the critical path
+        self.while_init_works: list = []  # hierarchies the parent joins init to (the others it joins itself)
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
@@ -118,10 +120,12 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     cg.create()
     cg.layout.container = cg.path  # what /sys/fs/cgroup shows if it must be a bind mount
     launch = created.launch
-    if launch.defer_cgroupns and not launch.new_userns and not launch.rootless:
+    if not launch.new_userns and not launch.rootless:
         # init runs as the host's root until it execs: it moves itself (fast path)
         launch.cgroup_self_join, created.cgroup_rest = cg.self_join_files()
-    launch.cgroup_parent_join = not launch.cgroup_self_join or bool(created.cgroup_rest)
+    else:
+        created.cgroup_rest = list(cg.layout.hierarchies)
+    launch.cgroup_parent_join = bool(created.cgroup_rest)
     if resources.get("devices"):
         from ..cgroups.devices import apply
 
@@ -133,7 +137,7 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     created.cgroup = cg
 
 
-def create(created: Created, cgroup_path: str | None, before_start=None) -> Created:
+def create(created: Created, cgroup_path: str | None, before_start=None, persist_created: bool = True) -> Created:
     """Fork the stages and drive them until init reports ready.
 
     ``before_start(created)`` runs once init's namespaces exist and before it
@@ -152,7 +156,7 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
         parent_sock, child_sock = sync.socketpair()
         launch.parent_pid = os.getpid()
         if launch.direct:
-            pid = _fork_direct(launch, parent_sock, child_sock)
+            pid = _fork_direct(created, parent_sock, child_sock)
         else:
             pid = os.fork()
             if pid == 0:
@@ -175,45 +179,84 @@ def create(created: Created, cgroup_path: str | None, before_start=None) -> Crea
             register(created)
         if before_start is not None:
             before_start(created)
-        c.write(status=S.CREATED, pid=created.pid, pidStart=_start_time(created.pid))
+        if persist_created:
+            c.write(status=S.CREATED)
+        else:
+            c.state["status"] = S.CREATED  # the caller starts it at once and writes "running"
         return created
     except BaseException as e:
         raise fail(created, e) from None
 
 
-def _fork_direct(launch: Launch, parent_sock, child_sock) -> int:
-    """Fork init straight into new PID/time namespaces (rootful, nothing to join).
+def _fork_direct(created: Created, parent_sock, child_sock) -> int:
+    """Fork init straight into its namespaces (rootful, nothing to join).
 
-    unshare(CLONE_NEWPID|CLONE_NEWTIME) changes only what our *children* get
-    (pid_namespaces(7), time_namespaces(7)); we fork init, then setns back to
-    our own namespaces so nothing else we fork lands in the container's."""
+    clone3 creates it in the new namespaces and, with CLONE_INTO_CGROUP, in the
+    container's cgroup2 cgroup (no migration afterwards).  A time namespace with
+    offsets cannot be entered at clone time (its offsets are frozen once a process
+    is in it, time_namespaces(7)): we unshare it for our children, write the
+    offsets and setns back after the fork.  Where clone3 is refused, the same
+    with unshare(CLONE_NEWPID) and os.fork, init unsharing the rest itself."""
     from ..kernel import ns
+    from ..kernel.clone import clone3
 
+    launch = created.launch
+    time_flag = ns.KINDS["time"][0]
     saved: list[tuple[str, int]] = []
+    cgroup_fd = _cgroup2_fd(created)
     try:
-        for kind in ("pid", "time"):
-            if launch.parent_flags & ns.KINDS[kind][0]:
-                saved.append((kind, ns.open_ns(f"/proc/self/ns/{kind}")))
-        if launch.parent_flags:
-            ns.unshare(launch.parent_flags)
-        if launch.time_offsets:
-            from .init import write_time_offsets
+        if launch.parent_flags & time_flag:
+            saved.append(("time", ns.open_ns("/proc/self/ns/time")))
+            ns.unshare(time_flag)
+            if launch.time_offsets:
+                from .init import write_time_offsets
 
-            write_time_offsets(launch.time_offsets)
-        pid = os.fork()
+                write_time_offsets(launch.time_offsets)
+        flags = (launch.parent_flags & ~time_flag) | launch.init_flags
+        into_cgroup = cgroup_fd >= 0
+        rest, parent_join = created.cgroup_rest, launch.cgroup_parent_join
+        if into_cgroup:  # what the child will see: the cgroup2 hierarchy is done
+            created.cgroup_rest = [h for h in rest if h.version != 2]
+            launch.cgroup_parent_join = bool(created.cgroup_rest)
+        pid = clone3(flags, cgroup_fd)
+        if pid is None:
+            created.cgroup_rest, launch.cgroup_parent_join = rest, parent_join
+            if launch.parent_flags & ns.KINDS["pid"][0]:
+                saved.append(("pid", ns.open_ns("/proc/self/ns/pid")))
+                ns.unshare(ns.KINDS["pid"][0])
+            pid = os.fork()
+        elif pid == 0:
+            launch.init_flags = 0  # created in them already
         if pid == 0:
             parent_sock.close()
             from .init import init
 
             init(launch, child_sock)
             os._exit(1)
+        mark("main: init forked")
         return pid
     finally:
+        if cgroup_fd >= 0:
+            os.close(cgroup_fd)
         for kind, fd in saved:
             try:
                 ns.setns(fd, kind, f"/proc/self/ns/{kind}")
             finally:
                 os.close(fd)
+
+
+def _cgroup2_fd(created: Created) -> int:
+    """A directory fd of the container's cgroup2 cgroup, for CLONE_INTO_CGROUP."""
+    cg = created.cgroup
+    if cg is None:
+        return -1
+    u = cg.layout.unified()
+    if u is None or u not in created.cgroup_rest:
+        return -1
+    try:
+        return os.open(cg.dir(u), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return -1
 
 
 def _start_time(pid: int) -> int | None:
@@ -250,14 +293,15 @@ def _drive_init(created: Created) -> None:
     assert sock is not None
     cg = created.cgroup
     if cg is not None:
-        if launch.cgroup_self_join:
-            if created.cgroup_rest:
-                cg.add(created.pid, created.cgroup_rest)
-        else:
-            cg.add(created.pid)
+        if created.cgroup_rest:
+            cg.add(created.pid, created.cgroup_rest)
         mark("main: cgroup joined")
     if launch.defer_cgroupns and launch.cgroup_parent_join:
         sync.send(sock, {"type": "cgroup"})
+    for work in created.while_init_works:
+        work()
+    created.while_init_works.clear()
+    created.container.write(pid=created.pid, pidStart=_start_time(created.pid))
     while True:
         msg, fds = sync.recv(sock)
         if msg is None:

@@ -13,6 +13,7 @@ import _signal
 import os
 
 from .. import procfs
+from ..errors import NsboxError
 from . import resources
 from . import state as S
 
@@ -47,22 +48,30 @@ def collect(store: S.Store) -> list[str]:
                 continue
         elif c.owner_alive():
             continue
-        if not c.lock(blocking=False):
-            continue
+        try:
+            if not c.lock(blocking=False):
+                continue
+        except NsboxError:
+            continue  # removed meanwhile (by `rm`, or another collector)
         try:
             st = c.read()
             if st.get("supervised", True) is not False and c.owner_alive():
                 continue
             reap(c)
             done.append(name)
+        except NsboxError:
+            continue  # e.g. a mount left inside: `rm -f` reports it; GC must not fail every command
         finally:
             c.unlock()
     _stale_names(store)
     return done
 
 
-def reap(c: S.Container, exit_code: int | None = None) -> None:
-    """Kill the container's processes, release its resources, record or remove it."""
+def reap(c: S.Container, exit_code: int | None = None, reason: str | None = None) -> None:
+    """Kill the container's processes, release its resources, record or remove it.
+
+    Called by GC (``exit_code`` None: the supervisor died) and by the supervisor
+    itself once the container's init exited (its status and ``reason``)."""
     st = c.state
     pid = st.get("pid", 0)
     if pid and procfs.alive(pid, st.get("pidStart")):
@@ -71,14 +80,17 @@ def reap(c: S.Container, exit_code: int | None = None) -> None:
         except OSError:
             pass
     errors = resources.release_all(st.get("resources", []))
+    code = st.get("exitCode", 137) if exit_code is None else exit_code
+    if st.get("status") != S.STOPPED:
+        c.record_exit_code(code)  # before any removal: `nsbox wait` reads it
     if st.get("autoRemove") or st.get("status") == S.CREATING and not st.get("detached"):
         c.remove_dir()
         return
     changes = {"status": S.STOPPED, "resources": [], "pid": 0}
     if st.get("status") != S.STOPPED:
         changes["finished"] = S.now()
-        changes["exitCode"] = st.get("exitCode", 137 if exit_code is None else exit_code)
-        changes["exitReason"] = st.get("exitReason", "killed (its nsbox supervisor died)")
+        changes["exitCode"] = code
+        changes["exitReason"] = reason or st.get("exitReason", "killed (its nsbox supervisor died)")
     if errors:
         changes["cleanupErrors"] = errors
     c.write(**changes)

@@ -102,8 +102,6 @@ def write_time_offsets(data: str) -> None:
 def preload(launch: Launch) -> None:
     """Import now what init needs after pivot_root: the host's files (this
     package included) are out of reach once the old root is detached."""
-    import importlib
-
     mods = ["nsbox.kernel.linux", "nsbox.kernel.fs", "nsbox.kernel.mount", "nsbox.kernel.ids",
             "nsbox.kernel.libc", "nsbox.runtime.rootfs", "nsbox.runtime.process",
             "nsbox.runtime.security", "nsbox.kernel.uts", "nsbox.kernel.netdev", "nsbox.procfs", "fcntl",
@@ -120,7 +118,7 @@ def preload(launch: Launch) -> None:
 
     mods += security.preload(launch)
     for name in mods:
-        importlib.import_module(name)
+        __import__(name)
 
 
 class CgroupBarrier:
@@ -130,7 +128,7 @@ class CgroupBarrier:
     def __init__(self, launch: Launch, sock: _socket.socket) -> None:
         self.launch = launch
         self.sock = sock
-        self.done = not launch.defer_cgroupns
+        self.done = not (launch.defer_cgroupns or launch.cgroup_self_join)
 
     def __call__(self) -> None:
         if self.done:
@@ -144,9 +142,10 @@ class CgroupBarrier:
                 raise KernelError(e.errno or 0, f"join cgroup `{os.path.dirname(path)}`", path) from None
             finally:
                 os.close(fd)
-        if self.launch.cgroup_parent_join:
-            sync.expect(self.sock, "cgroup", "join the container's cgroup")
-        ns.unshare(ns.KINDS["cgroup"][0])
+        if self.launch.defer_cgroupns:
+            if self.launch.cgroup_parent_join:
+                sync.expect(self.sock, "cgroup", "join the container's cgroup")
+            ns.unshare(ns.KINDS["cgroup"][0])
 
 
 def init(launch: Launch, sock: _socket.socket) -> None:

@@ -140,12 +140,49 @@ def find_executable(launch: Launch) -> str:
         raise ExecError("process.args: the container has no command to run", 127)
     name = args[0]
     if "/" in name:
-        return _check(name, name)
+        return refuse_self_exe(_check(name, name), name)
     for d in env_path(launch).split(":"):
         cand = f"{d or '.'}/{name}"
         if os.path.isfile(cand):
-            return _check(cand, name)
+            return refuse_self_exe(_check(cand, name), name)
     raise ExecError(f"exec `{name}`: executable file not found in $PATH", 127)
+
+
+def refuse_self_exe(path: str, shown: str) -> str:
+    """Refuse to execute our own interpreter inside the container (CVE-2019-5736).
+
+    Until execve we run the host's Python binary; ``/proc/self/exe`` (or the
+    #! line of a script naming it, the CVE's vector) would start it again as
+    the container's process, which could then open it for writing.  The file
+    and up to 4 nested #! interpreters (binfmt_script's limit) are compared by
+    device and inode with /proc/self/exe, resolved as execve would: inside.
+    The same binary reached through a read-only mount (the default root's
+    /usr) is fine: its process's /proc/self/exe is that read-only mount (ST_RDONLY)."""
+    try:
+        me = os.stat("/proc/self/exe")
+    except OSError:
+        return path  # no procfs: /proc/self/exe cannot be executed either
+    cur = path
+    for _depth in range(5):
+        try:
+            fd = os.open(cur, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return path  # execve reports it
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino) and not os.fstatvfs(fd).f_flag & 1:
+                raise ExecError(f"exec `{shown}`: refused: it would run nsbox's own interpreter "
+                                "inside the container (CVE-2019-5736)", 126)
+            head = os.read(fd, 256) if (st.st_mode & 0o170000) == 0o100000 else b""
+        finally:
+            os.close(fd)
+        if not head.startswith(b"#!"):
+            return path
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words:
+            return path
+        cur = os.fsdecode(words[0])
+    return path
 
 
 def _check(path: str, shown: str) -> str:

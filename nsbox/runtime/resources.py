@@ -9,7 +9,7 @@ does not import the network code.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 RELEASERS: dict[str, str] = {
     "cgroup": "nsbox.cgroups.manager:release",
@@ -32,7 +32,8 @@ def release(record: dict) -> None:
     if target is None:
         return
     mod, _, fn = target.partition(":")
-    getattr(importlib.import_module(mod), fn)(record)
+    __import__(mod)  # (importlib itself imports warnings: not on the start-up path)
+    getattr(sys.modules[mod], fn)(record)
 
 
 def release_all(records: list[dict]) -> list[str]:

@@ -74,11 +74,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             _share_path_with(store, c, owner)
         rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
-        from .. import jsonio
         from ..net.spec import write_files
 
         write_files(spec, c.path, owner)  # /etc/hostname, hosts, resolv.conf bind-mounted from here
-        jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
         linux = spec.linux or model.Linux()
         layout = None
         if linux.cgroups_path or linux.namespace("cgroup") is not None:
@@ -100,6 +98,13 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
 
         prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
+
+        def write_config() -> None:
+            from .. import jsonio
+
+            jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
+
+        created.while_init_works.append(write_config)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
     except BaseException:
@@ -193,13 +198,16 @@ def finish(created: Created, code: int) -> None:
         if created.oom_kills and code == 128 + 9:
             created.exit_reason = "oom-killed"
     errors = created.undo.run()
-    c.release_ownership()
+    # The exit status is recorded while we still own the container: `nsbox wait`
+    # wakes up when owner.lock is released and must find it.
+    c.record_exit_code(code)
     if c.state.get("autoRemove", True):
         c.remove_dir()
     else:
         extra = {"exitReason": created.exit_reason} if created.exit_reason else {}
         c.write(status=S.STOPPED, exitCode=code, finished=S.now(), pid=0, resources=[],
                 oomKilled=created.exit_reason == "oom-killed", **extra)
+    c.release_ownership()
     if errors:
         raise NsboxError("container exited, but cleanup failed: " + "; ".join(errors))
 
@@ -219,9 +227,6 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
     from .gc import collect
 
     mark("run: start")
-    from ..cgroups.prewarm import prewarm
-
-    prewarm()  # reaped by wait_exit (we are a subreaper waiting on any child)
     store = store or S.Store()
     store.ensure()
     collect(store)
@@ -247,10 +252,17 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
         fg.restore()
 
 
-def _run(created: Created, fg: Foreground) -> int:
-    from ..net.hook import before_start
+def create_container(created: Created, persist_created: bool = True) -> None:
+    """create() with every subsystem's set-up before start: the one call shared by
+    ``run`` and ``run -d`` (runtime/detach.py), so both get the same container."""
+    from ..net.hook import before_start  # network set-up once init's namespaces exist (None: loopback)
 
-    create(created, created.launch.linux.cgroups_path, before_start=before_start(created.launch.spec))
+    create(created, created.launch.linux.cgroups_path, before_start=before_start(created.launch.spec),
+           persist_created=persist_created)
+
+
+def _run(created: Created, fg: Foreground) -> int:
+    create_container(created, persist_created=False)  # started at once: "running" is written next
     fg.pid = created.pid
     term = None
     if created.pty_master >= 0:

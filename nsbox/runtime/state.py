@@ -6,6 +6,9 @@ Layout (``<root>`` is /run/nsbox for root, $XDG_RUNTIME_DIR/nsbox otherwise)::
     <root>/containers/<id>/config.json  the spec the container was created from
     <root>/containers/<id>/owner.lock   flock held by the nsbox process supervising it
     <root>/containers/<id>/lock         flock serialising commands on this container
+    <root>/containers/<id>/exitcode     the exit status, written in place before removal
+                                        (``nsbox wait`` holds it open, so --rm cannot lose it)
+    <root>/containers/<id>/container.log output of a detached container (stdout and stderr)
     <root>/containers/<id>/exec.fifo    init blocks opening it until start (runc's exec fifo)
     <root>/containers/<id>/rootfs/      the container's root (or overlay merge point)
     <root>/names/<name> -> <id>         symlink: names are unique, claimed atomically
@@ -144,6 +147,10 @@ class Store:
             raise ConfigError(f"container id `{cid}`: already in use") from None
         c = Container(self, cid, tmp)
         try:
+            # Created here, never on demand: a command that opened them with
+            # O_CREAT could recreate them in a directory being removed.
+            for f in ("lock", "exitcode"):
+                os.close(os.open(f"{tmp}/{f}", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             c.take_ownership()
             if name:
                 try:
@@ -240,6 +247,39 @@ class Container:
     def log_path(self) -> str:
         return f"{self.path}/container.log"
 
+    @property
+    def exitcode_path(self) -> str:
+        return f"{self.path}/exitcode"
+
+    def record_exit_code(self, code: int) -> None:
+        """Write the exit status in place (not by rename): a waiter holding the
+        file open still reads it after the directory is removed (--rm)."""
+        try:
+            fd = os.open(self.exitcode_path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            os.write(fd, str(code).encode())
+        finally:
+            os.close(fd)
+
+    def live_status(self) -> str:
+        """The status to show: "running" only while its process is alive.
+
+        state.json says what the supervisor last recorded; a container whose
+        init died while nothing watched (or whose supervisor is recording the
+        exit right now) is shown as stopped, as the garbage collector will make it."""
+        st = self.state
+        status = st.get("status", CREATING)
+        if status in (RUNNING, CREATED, PAUSED):
+            from ..procfs import alive
+
+            if not alive(st.get("pid", 0), st.get("pidStart")):
+                return STOPPED
+        elif status == CREATING and not self.owner_alive():
+            return STOPPED
+        return status
+
     # -- state ---------------------------------------------------------------
     @property
     def state(self) -> dict[str, Any]:
@@ -281,13 +321,24 @@ class Container:
         self.write(resources=res)
 
     # -- locks ---------------------------------------------------------------
-    def lock(self, blocking: bool = True) -> bool:
-        """Serialise commands on this container (flock on ``lock``)."""
+    def lock(self, blocking: bool = True, shared: bool = False) -> bool:
+        """Serialise commands on this container (flock on ``lock``).
+
+        ``shared``: for commands that may run side by side but not alongside a
+        change of the container (``exec`` while it joins; ``rm`` and the
+        supervisor recording an exit take it exclusively).  Raises
+        ContainerNotFound if the container was removed, also while we waited for
+        the lock (the lock file is then unlinked: st_nlink == 0)."""
         if self._lock_fd >= 0:
             return True
-        fd = os.open(f"{self.path}/lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fd = os.open(f"{self.path}/lock", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotFound(f"no such container: `{self.id}` (removed)") from None
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB))
+            if os.fstat(fd).st_nlink == 0:
+                raise ContainerNotFound(f"no such container: `{self.id}` (removed)")
         except BlockingIOError:
             os.close(fd)
             return False
@@ -365,10 +416,13 @@ def rmtree(path: str) -> None:
         return
     dev = st.st_dev
     try:
-        entries = list(os.scandir(path))
-    except PermissionError:
-        os.chmod(path, 0o700)
-        entries = list(os.scandir(path))
+        try:
+            entries = list(os.scandir(path))
+        except PermissionError:
+            os.chmod(path, 0o700)
+            entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return  # removed by someone else meanwhile
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):

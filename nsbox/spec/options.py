@@ -87,3 +87,17 @@ RESOURCE_FIELDS = ("memory", "memory_swap", "memory_reservation", "memory_swappi
                    "cpus", "cpu_shares", "cpu_weight", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems",
                    "pids_limit", "io_weight", "blkio_weight", "blkio_weight_device", "device_read_bps",
                    "device_write_bps", "device_read_iops", "device_write_iops", "cgroup_conf")
+
+
+class ExecOptions(Record):
+    """What a user asks of ``nsbox exec`` (CLI flags, or the Python API)."""
+
+    container: str = ""
+    command: tuple[str, ...] = ()
+    interactive: bool = False
+    tty: bool = False
+    env: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    workdir: str | None = None
+    user: str | None = None
+    detach: bool = False

@@ -63,6 +63,39 @@ def netns(prefix: str) -> list[str]:
         return []
 
 
+def veths() -> set[str]:
+    """Host ends of container veth pairs (net/bridge.py host_ifname: veth + 11 hex)."""
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return set()
+    return {n for n in names if re.fullmatch(r"veth[0-9a-f]{11}", n)}
+
+
+def helpers() -> set[str]:
+    """Network helpers a container may have started (pasta, slirp4netns)."""
+    out = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                comm = (d / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in ("pasta", "passt", "slirp4netns", "pasta.avx2"):
+                try:
+                    where = os.readlink(d / "cwd")
+                except OSError:
+                    where = "?"
+                args = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                out.add(f"{d.name} {comm} (in {where}): {args.strip()}")
+    return out
+
+
+def snapshot() -> dict[str, set[str]]:
+    """What exists before a hunt: others' veths and helpers are not ours."""
+    return {"veths": veths(), "net helpers": helpers()}
+
+
 def state(root: str) -> list[str]:
     out = []
     for sub in ("containers", "names"):
@@ -73,8 +106,12 @@ def state(root: str) -> list[str]:
     return out
 
 
-def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk") -> dict[str, list[str]]:
+def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk",
+              before: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
+    before = before or snapshot()
     found = {
+        "veths": sorted(veths() - before["veths"]),
+        "net helpers": sorted(helpers() - before["net helpers"]),
         "state": state(root),
         "cgroups": cgroups(cgroup_parent),
         "mounts": mounts(root, f"/{prefix}"),
@@ -91,6 +128,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "userns": ("--userns", "auto"),
     "init": ("--init",),
     "limits": ("--memory", "64m", "--pids-limit", "50"),
+    # networking (issue: bridge networks, pasta/slirp4netns)
+    "bridge": ("--network", "bridge"),
+    "publish": ("--network", "bridge", "-p", "127.0.0.1:{port}:80"),
+    "pasta": ("--network", "pasta"),
+    "slirp": ("--network", "slirp4netns"),
 }
 
 
@@ -122,6 +164,7 @@ def hunt(argv_for, env: dict, root: str, cgroup_parent: str, variant_args: tuple
     command (a plain run) must collect the rest.  Returns every leftover found."""
     rnd = random.Random(seed)
     problems: dict[str, list[str]] = {}
+    before = snapshot()
     for _ in range(runs):
         tag = _tag()
         delay = rnd.uniform(0, max_delay)
@@ -133,7 +176,12 @@ def hunt(argv_for, env: dict, root: str, cgroup_parent: str, variant_args: tuple
                        timeout=60)
     if r.returncode != 0:
         problems.setdefault("next command failed", []).append(r.stderr.strip())
-    for k, v in leftovers(root, cgroup_parent).items():
+    left = leftovers(root, cgroup_parent, before=before)
+    end = time.monotonic() + 3
+    while left and time.monotonic() < end:  # a helper may still be exiting (no cmdline, no cwd)
+        time.sleep(0.1)
+        left = leftovers(root, cgroup_parent, before=before)
+    for k, v in left.items():
         problems.setdefault(k, []).extend(v)
     return problems
 
@@ -161,13 +209,16 @@ def _main() -> None:
         return ["setpriv", "--reuid=nsboxtest", "--regid=nsboxtest", "--init-groups", "env",
                 f"NSBOX_ROOT={root}", nsbox, *args]
 
-    args = tuple(x.format(busybox=a.busybox, tarball=a.tarball) for x in VARIANTS[a.variant])
+    args = tuple(x.format(busybox=a.busybox, tarball=a.tarball, port=random.randrange(20000, 30000))
+                 for x in VARIANTS[a.variant])
     problems = hunt(argv_for, env, root, parent, args, a.runs, a.max_delay)
     for k, v in problems.items():
         print(f"{k}: {len(v)}")
         for x in v[:10]:
             print("   ", re.sub(r"\s+", " ", x)[:300])
     print("clean" if not problems else "LEAKS")
+    if not problems:
+        subprocess.run(["rm", "-rf", root])
 
 
 if __name__ == "__main__":
