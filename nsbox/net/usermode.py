@@ -149,7 +149,9 @@ def slirp4netns(created: Created, mode: NetMode, ports: list[Port]) -> None:
     state_dir = created.container.path
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
-    os.set_inheritable(exit_w, False)
+    # Kept across execve: a detached container's supervisor re-executes itself
+    # (runtime/detach.py) and must go on holding it.  Init was forked before.
+    os.set_inheritable(exit_w, True)
     args = [exe, "--configure", f"--mtu={mode.option('mtu', '65520')}", f"--ready-fd={ready_w}",
             f"--exit-fd={exit_r}", "--api-socket=slirp.sock"]
     if mode.option("allow_host_loopback") != "true":
