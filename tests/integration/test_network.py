@@ -251,3 +251,34 @@ def test_rootless_kill9_stops_helper(rootless_runner, busybox_rootfs, tnet, tun_
 def test_rootless_bridge_refused(rootless_runner):
     r = rootless_runner.run("run", "--network", "bridge", "--", "true")
     assert r.returncode == 125 and "bridge networks need root" in r.stderr
+
+
+@pytest.mark.root
+def test_detached_default_is_bridge(root_runner, busybox_rootfs, tnet, network_store):
+    """run -d: Docker's default, a bridge network (a foreground run keeps loopback only)."""
+    r = tnet.nsbox(root_runner, "run", "--rootfs", busybox_rootfs, "--", "ip", "-o", "link", check=True)
+    assert "eth0" not in r.stdout
+    name = f"d{SESSION}"
+    tnet.nsbox(root_runner, "run", "-d", "--name", name, "--rootfs", busybox_rootfs, "-p", "8095:80", "--",
+               "sh", "-c", SERVER.format(port=80), check=True)
+    try:
+        assert wait_member(tnet, root_runner, "nsbox", name).startswith("10.90.")
+        wait_for(tnet.path, "127.0.0.1", 8095, b"got:ping")
+    finally:
+        tnet.nsbox(root_runner, "rm", "-f", name, check=True)
+    assert tnet.leftovers() == [] and leases(network_store) == []
+
+
+@pytest.mark.rootless
+def test_rootless_detached_default_is_pasta(rootless_runner, busybox_rootfs, tnet, tun_usable):
+    name = f"p{SESSION}"
+    tnet.nsbox(rootless_runner, "run", "-d", "--name", name, "--rootfs", busybox_rootfs, "-p",
+               "127.0.0.1:8096:80", "--", "sh", "-c", SERVER.format(port=80), check=True)
+    try:
+        wait_for(tnet.path, "127.0.0.1", 8096, b"got:ping")
+        r = tnet.nsbox(rootless_runner, "exec", name, "ip", "-o", "-4", "addr", "show", "eth0", check=True)
+        assert HOST_ADDR in r.stdout  # pasta copies the host's address
+    finally:
+        tnet.nsbox(rootless_runner, "rm", "-f", name, check=True)
+    left = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+    assert "8096:80" not in left
