@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from ..trace import mark
 from . import etcfiles, firewall, ipam, ipv4, links
 from .nft import Nft
 from .store import Network, NetworkError, Store
@@ -58,6 +59,7 @@ def attach(created: Created, mode: NetMode, ports: list[Port], want_ip: str | No
     cid = created.container.id
     here = links.netns_id()
     ipr = links.iproute()
+    mark("net: pyroute2 ready")
     try:
         with store:
             net = store.get(mode.arg)
@@ -65,6 +67,7 @@ def attach(created: Created, mode: NetMode, ports: list[Port], want_ip: str | No
             created.hold("net-bridge", f"remove bridge `{net.bridge}` once unused",
                          lambda: release_bridge(rec), **rec)
             master = ensure_network(ipr, net)
+            mark("net: bridge and nftables ready")
             lrec = {"network": net.name, "id": cid, "netns": here}
             created.hold("net-lease", f"release the address on network `{net.name}`",
                          lambda: release_lease(lrec), **lrec)
@@ -72,9 +75,12 @@ def attach(created: Created, mode: NetMode, ports: list[Port], want_ip: str | No
         krec = {"name": host_ifname(cid), "netns": here}
         created.hold("net-link", f"delete veth `{krec['name']}`", lambda: release_link(krec), **krec)
         links.create_veth(ipr, krec["name"], created.pid, master)
+        mark("net: veth created")
         links.configure_inside(created.pid, addr, net.prefix, net.gateway)
+        mark("net: eth0 configured")
         if ports:
             publish(created, store, ports, addr, here)
+            mark("net: ports published")
         with store:
             refresh_hosts(store, net.name, here)
     finally:
