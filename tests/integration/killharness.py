@@ -100,9 +100,20 @@ def state(root: str) -> list[str]:
     out = []
     for sub in ("containers", "names"):
         try:
-            out += [f"{sub}/{n}" for n in os.listdir(f"{root}/{sub}")]
+            names = os.listdir(f"{root}/{sub}")
         except OSError:
-            pass
+            continue
+        for n in names:
+            detail = ""
+            try:
+                with open(f"{root}/{sub}/{n}/state.json") as f:
+                    import json
+
+                    st = json.load(f)
+                detail = f" ({st.get('status')}, name {st.get('name')}, pid {st.get('pid')})"
+            except (OSError, ValueError):
+                pass
+            out.append(f"{sub}/{n}{detail}")
     return out
 
 
@@ -111,7 +122,7 @@ def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk",
     before = before or snapshot()
     found = {
         "veths": sorted(veths() - before["veths"]),
-        "net helpers": sorted(helpers() - before["net helpers"]),
+        "net helpers": sorted(h for h in helpers() - before["net helpers"] if f"(in {root}" in h),
         "state": state(root),
         "cgroups": cgroups(cgroup_parent),
         "mounts": mounts(root, f"/{prefix}"),
