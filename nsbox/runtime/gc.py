@@ -32,9 +32,12 @@ def collect(store: S.Store) -> list[str]:
     for name in names:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
-        if name.startswith(PENDING_PREFIX):
+        if name.startswith((PENDING_PREFIX, S.REMOVING_PREFIX)):
             if _pending_abandoned(c, name):
-                S.rmtree(path)
+                try:
+                    S.remove_tree(path)
+                except (OSError, NsboxError):
+                    continue  # e.g. a mount left inside: retried by the next command
                 done.append(name)
             continue
         try:

@@ -174,7 +174,7 @@ class Store:
 
     def lookup(self, ref: str) -> Container:
         """A container by name, full id, or unique id prefix."""
-        if not ref or "/" in ref or ref in (".", ".."):
+        if not ref or "/" in ref or ref.startswith("."):  # .new-*/.rm-*: not containers (yet, any more)
             raise ContainerNotFound(f"no such container: `{ref}`")
         try:
             cid = os.readlink(f"{self.names_dir}/{ref}")
@@ -202,21 +202,24 @@ class Store:
 
 
 PENDING_PREFIX = ".new-"
+REMOVING_PREFIX = ".rm-"
 
 
-def pending_name(cid: str, pid: int | None = None) -> str:
-    """``.new-<pid>.<start time>-<cid>``: a directory being created, and by whom."""
+def pending_name(cid: str, pid: int | None = None, prefix: str = PENDING_PREFIX) -> str:
+    """``.new-<pid>.<start time>-<cid>``: a directory being created, and by whom
+    (``.rm-...``: being removed)."""
     from ..procfs import start_time
 
     pid = os.getpid() if pid is None else pid
-    return f"{PENDING_PREFIX}{pid}.{start_time(pid) or 0}-{cid}"
+    return f"{prefix}{pid}.{start_time(pid) or 0}-{cid}"
 
 
 def pending_owner(name: str) -> tuple[int, int, str] | None:
     """(pid, start time, id) of a pending_name(); None for anything else."""
-    if not name.startswith(PENDING_PREFIX):
+    prefix = PENDING_PREFIX if name.startswith(PENDING_PREFIX) else REMOVING_PREFIX
+    if not name.startswith(prefix):
         return None
-    who, sep, cid = name[len(PENDING_PREFIX):].partition("-")
+    who, sep, cid = name[len(prefix):].partition("-")
     pid, dot, start = who.partition(".")
     if not (sep and dot and pid.isdigit() and start.isdigit() and cid):
         return None
@@ -385,21 +388,38 @@ class Container:
 
     # -- removal -------------------------------------------------------------
     def remove_dir(self) -> None:
-        self.store.release_name(self.state.get("name"), self.id)
-        try:
-            rmtree(self.path)
-        except (NsboxError, PermissionError):
-            if os.geteuid() == 0:
-                raise
-            # Rootless with subordinate ids: files the container's other users
-            # made belong to ids we are not; remove them as its root, in a user
-            # namespace with the same maps (as `podman unshare rm` would).
-            from .userns import rmtree_as_container_root
-
-            rmtree_as_container_root(self.path, f"{self.path}/config.json")
-            rmtree(self.path)
+        """Remove the container: first out of sight (renamed ``.rm-<pid>.<start>-<id>``),
+        then its name, then the files.  A remover killed halfway leaves no nameless
+        container behind, only a directory the garbage collector finishes."""
+        name = self.state.get("name")
+        if not os.path.basename(self.path).startswith((PENDING_PREFIX, REMOVING_PREFIX)):
+            gone = f"{self.store.containers_dir}/{pending_name(self.id, prefix=REMOVING_PREFIX)}"
+            try:
+                os.rename(self.path, gone)
+                self.path = gone
+            except FileNotFoundError:
+                pass  # removed by someone else meanwhile
+        self.store.release_name(name, self.id)
+        remove_tree(self.path)
         self.store.restrict()
 
+
+
+def remove_tree(path: str) -> None:
+    """A container directory, whoever owns its files."""
+    try:
+        rmtree(path)
+    except (NsboxError, PermissionError):
+        if os.geteuid() == 0:
+            raise
+        # Rootless with subordinate ids: files the container's other users
+        # made belong to ids we are not; remove them as its root, in a user
+        # namespace with the same maps (as `podman unshare rm` would).  rmtree
+        # leaves config.json (the maps) for last.
+        from .userns import rmtree_as_container_root
+
+        rmtree_as_container_root(path, f"{path}/config.json")
+        rmtree(path)
 
 
 def rmtree(path: str) -> None:
@@ -423,6 +443,7 @@ def rmtree(path: str) -> None:
             entries = list(os.scandir(path))
     except FileNotFoundError:
         return  # removed by someone else meanwhile
+    entries.sort(key=lambda e: e.name == "config.json")  # last: remove_tree may need its id maps
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):

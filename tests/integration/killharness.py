@@ -100,9 +100,20 @@ def state(root: str) -> list[str]:
     out = []
     for sub in ("containers", "names"):
         try:
-            out += [f"{sub}/{n}" for n in os.listdir(f"{root}/{sub}")]
+            names = os.listdir(f"{root}/{sub}")
         except OSError:
-            pass
+            continue
+        for n in names:
+            detail = ""
+            try:
+                with open(f"{root}/{sub}/{n}/state.json") as f:
+                    import json
+
+                    st = json.load(f)
+                detail = f" ({st.get('status')}, name {st.get('name')}, pid {st.get('pid')})"
+            except (OSError, ValueError):
+                pass
+            out.append(f"{sub}/{n}{detail}")
     return out
 
 
@@ -111,7 +122,7 @@ def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk",
     before = before or snapshot()
     found = {
         "veths": sorted(veths() - before["veths"]),
-        "net helpers": sorted(helpers() - before["net helpers"]),
+        "net helpers": sorted(h for h in helpers() - before["net helpers"] if f"(in {root}" in h),
         "state": state(root),
         "cgroups": cgroups(cgroup_parent),
         "mounts": mounts(root, f"/{prefix}"),
@@ -186,6 +197,62 @@ def hunt(argv_for, env: dict, root: str, cgroup_parent: str, variant_args: tuple
     return problems
 
 
+def _killed(argv: list[str], env: dict, delay: float) -> None:
+    p = subprocess.Popen(argv, env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+
+
+def _call(argv_for, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(argv_for(*args), env=env, cwd="/", capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def hunt_lifecycle(argv_for, env: dict, root: str, cgroup_parent: str, kind: str, runs: int,
+                   max_delay: float = 0.3, seed: int | None = None,
+                   extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """SIGKILL ``run -d`` (then ``rm -f``), ``exec`` (then ``rm -f`` of its
+    container) or ``rm -f`` itself (then ``rm -f`` again) at random moments."""
+    rnd = random.Random(seed)
+    problems: dict[str, list[str]] = {}
+    before = snapshot()
+    for _ in range(runs):
+        tag = _tag()
+        name = f"rtk-{tag}"
+        cmd = ("--", "sh", "-c", "sleep 1000; :", f"7rtk{tag}")
+        delay = rnd.uniform(0, max_delay)
+        if kind == "run-d":
+            _killed(argv_for("run", "-d", "--name", name, *extra, *cmd), env, delay)
+        else:
+            r = _call(argv_for, env, "run", "-d", "--name", name, *extra, *cmd)
+            if r.returncode != 0:
+                problems.setdefault("run -d failed", []).append(r.stderr.strip())
+                continue
+            if kind == "exec":
+                _killed(argv_for("exec", name, "sh", "-c", "sleep 1000; :", f"7rtk{tag}x"), env, delay)
+            elif kind == "rm":
+                _killed(argv_for("rm", "-f", name), env, delay)
+        r = _call(argv_for, env, "rm", "-f", name)
+        if r.returncode != 0 and "no such container" not in r.stderr:
+            problems.setdefault("rm -f failed", []).append(f"{delay:.3f}s: {r.stderr.strip()}")
+        alive = wait_gone(tag)
+        if alive:
+            problems.setdefault("survivors of rm -f", []).extend(f"{delay:.3f}s: {x}" for x in alive)
+    r = _call(argv_for, env, "ps", "-a")
+    if r.returncode != 0:
+        problems.setdefault("next command failed", []).append(r.stderr.strip())
+    left = leftovers(root, cgroup_parent, before=before)
+    end = time.monotonic() + 3
+    while left and time.monotonic() < end:
+        time.sleep(0.1)
+        left = leftovers(root, cgroup_parent, before=before)
+    for k, v in left.items():
+        problems.setdefault(k, []).extend(v)
+    return problems
+
+
 def _main() -> None:
     import argparse
     import sys
@@ -197,6 +264,7 @@ def _main() -> None:
     ap.add_argument("--busybox", default="")
     ap.add_argument("--tarball", default="")
     ap.add_argument("--max-delay", type=float, default=0.3)
+    ap.add_argument("--lifecycle", choices=("run-d", "exec", "rm"), help="kill this command instead of run")
     a = ap.parse_args()
     nsbox = str(Path(sys.executable).parent / "nsbox")
     root = f"/run/nsbox-rtk-{os.getpid()}" if not a.rootless else f"/tmp/nsbox-rtk-{os.getpid()}"
@@ -211,7 +279,10 @@ def _main() -> None:
 
     args = tuple(x.format(busybox=a.busybox, tarball=a.tarball, port=random.randrange(20000, 30000))
                  for x in VARIANTS[a.variant])
-    problems = hunt(argv_for, env, root, parent, args, a.runs, a.max_delay)
+    if a.lifecycle:
+        problems = hunt_lifecycle(argv_for, env, root, parent, a.lifecycle, a.runs, a.max_delay, extra=args)
+    else:
+        problems = hunt(argv_for, env, root, parent, args, a.runs, a.max_delay)
     for k, v in problems.items():
         print(f"{k}: {len(v)}")
         for x in v[:10]:

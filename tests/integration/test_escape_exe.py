@@ -79,7 +79,7 @@ def _finish(p, d) -> list[str]:
     return [line for line in out.splitlines() if line.startswith(("REACHED", "WRITABLE"))]
 
 
-@pytest.mark.parametrize("how", ["pid", "debug"])
+@pytest.mark.parametrize("how", ["pid", "debug", "exec"])
 def test_joined_pid_namespace_never_shows_the_hosts_python(runner, tmp_path, how):
     """The new container's init (the host's Python until execve) is non-dumpable."""
     name, p, d = _attacker(runner, tmp_path)
@@ -87,6 +87,8 @@ def test_joined_pid_namespace_never_shows_the_hosts_python(runner, tmp_path, how
         for _ in range(3):
             if how == "pid":
                 r = runner.run("run", "--pid", f"container:{name}", "--", "true")
+            elif how == "exec":
+                r = runner.run("exec", name, "true")
             else:
                 r = runner.run("debug", name, "--", "true")
             assert r.returncode == 0, r.stderr

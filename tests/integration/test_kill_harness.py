@@ -1,4 +1,4 @@
-"""SIGKILL of ``nsbox run`` at random moments of start-up, for each kind of root
+"""SIGKILL of ``nsbox run`` (and run -d, exec, rm) at random moments, for each kind of root
 filesystem and user namespace: nothing is left once the next command has run
 (state directories and names, cgroups, mounts, /run/netns, processes).
 
@@ -37,4 +37,16 @@ def test_sigkill_during_start_up_leaves_nothing(runner, variant, busybox_rootfs,
     args = tuple(a.format(busybox=busybox_rootfs, tarball=tarball) for a in VARIANTS[variant])
     seed = random.randrange(1 << 30)
     problems = hunt(runner.argv, runner.env(), runner.root, CGROUP_PARENT, args, RUNS, seed=seed)
+    assert problems == {}, f"seed {seed}: {problems}"
+
+
+@pytest.mark.parametrize("kind", ["run-d", "exec", "rm"])
+def test_sigkill_of_lifecycle_commands_leaves_nothing_after_rm(runner, kind):
+    """``run -d``, ``exec`` or ``rm -f`` killed at any moment: ``rm -f`` then removes
+    the container completely, and the next command finds nothing to collect."""
+    from ..conftest import CGROUP_PARENT
+    from .killharness import hunt_lifecycle
+
+    seed = random.randrange(1 << 30)
+    problems = hunt_lifecycle(runner.argv, runner.env(), runner.root, CGROUP_PARENT, kind, 4, seed=seed)
     assert problems == {}, f"seed {seed}: {problems}"

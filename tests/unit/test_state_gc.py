@@ -143,3 +143,33 @@ def test_rmtree_does_not_follow_symlinks(tmp_path):
     (d / "sub" / "link").symlink_to(keep)
     S.rmtree(str(d))
     assert not d.exists() and (keep / "f").exists()
+
+
+def test_remove_dir_goes_out_of_sight_first(tmp_path, monkeypatch):
+    """A remover killed halfway (after the rename) leaves no nameless container:
+    the next collection finishes the job, name included."""
+    st = S.Store(str(tmp_path))
+    c = st.new("d" * 64, "web")
+    c.init_state(name="web", status="stopped")
+    c.release_ownership()
+    dead = _dead_pid()
+    monkeypatch.setattr(S, "remove_tree", lambda path: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(os, "getpid", lambda: dead)
+    with pytest.raises(SystemExit):
+        c.remove_dir()
+    monkeypatch.undo()
+    left = os.listdir(st.containers_dir)
+    assert len(left) == 1 and left[0].startswith(S.REMOVING_PREFIX)
+    with pytest.raises(ContainerNotFound):
+        st.lookup("web")
+    gc.collect(st)
+    assert os.listdir(st.containers_dir) == [] and os.listdir(st.names_dir) == []
+
+
+def test_lookup_never_finds_pending_or_removed_dirs(tmp_path):
+    st = S.Store(str(tmp_path))
+    st.ensure()
+    os.mkdir(f"{st.containers_dir}/{S.pending_name('e' * 64)}")
+    for ref in (".new", ".", S.pending_name("e" * 64)):
+        with pytest.raises(ContainerNotFound):
+            st.lookup(ref)
