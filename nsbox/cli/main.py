@@ -25,6 +25,7 @@ COMMANDS = {
     "mounts": "mounts",
     "debug": "debug",
     "audit": "audit",
+    "network": "network",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
@@ -50,6 +51,7 @@ commands:
   mounts    show a process's mount tree, like findmnt -N
   debug     run an ephemeral debug container in a container's PID and network namespaces
   audit     report how well a container or any process is isolated
+  network   manage bridge networks (create, ls, inspect, rm)
 """
 
 

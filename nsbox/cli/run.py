@@ -26,8 +26,15 @@ OPTIONS = [
         "uts,cgroup,time (comma-separated, repeatable)", "KINDS"),
     Opt("--ns", "ns", "list", "join an existing namespace: KIND=PATH (/proc/PID/ns/net, "
         "/run/netns/NAME)", "KIND=PATH"),
-    Opt("--network --net", "network", help="none (default: a new namespace with loopback up), host, "
-        "or ns:PATH", metavar="MODE"),
+    Opt("--network --net", "network", help="none (loopback only; the default of a foreground run), host, "
+        "ns:PATH, container:NAME, bridge (the default with -d or -p, as root), NAME (nsbox network "
+        "create), veth:ADDR/LEN, pasta[:ARGS] (the default with -d or -p, rootless), slirp4netns[:OPTS]",
+        metavar="MODE"),
+    Opt("-p --publish", "publish", "list", "publish a container port on the host (bridge, pasta, "
+        "slirp4netns)", "[IP:]HOSTPORT:PORT[/tcp|udp]"),
+    Opt("--ip", "ip", help="the container's IPv4 address on its bridge network (or veth)", metavar="ADDR"),
+    Opt("--dns", "dns", "list", "a nameserver for the container's /etc/resolv.conf", "ADDR"),
+    Opt("--add-host", "add_host", "list", "add a line to the container's /etc/hosts", "HOST:IP"),
     Opt("--pid", "pid", help="host, private (default) or ns:PATH", metavar="MODE"),
     Opt("--ipc", "ipc", help="host, private (default) or ns:PATH", metavar="MODE"),
     Opt("--uts", "uts", help="host, private (default) or ns:PATH", metavar="MODE"),

@@ -14,6 +14,12 @@ import sys
 RELEASERS: dict[str, str] = {
     "cgroup": "nsbox.cgroups.manager:release",
     "netns": "nsbox.runtime.netns:release",
+    "net-bridge": "nsbox.net.release:bridge",
+    "net-lease": "nsbox.net.release:lease",
+    "net-link": "nsbox.net.release:link",
+    "net-ports": "nsbox.net.release:ports",
+    "net-helper": "nsbox.net.release:helper",
+    "net-netns": "nsbox.net.release:netns",
 }
 
 

@@ -73,7 +73,10 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         if owner is not None:
             _share_path_with(store, c, owner)
         rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
-        spec = build(opts, cid=cid, rootfs=rootfs, host=host)
+        spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
+        from ..net.spec import write_files
+
+        write_files(spec, c.path, owner)  # /etc/hostname, hosts, resolv.conf bind-mounted from here
         linux = spec.linux or model.Linux()
         layout = None
         if linux.cgroups_path or linux.namespace("cgroup") is not None:
@@ -252,7 +255,10 @@ def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
 def create_container(created: Created, persist_created: bool = True) -> None:
     """create() with every subsystem's set-up before start: the one call shared by
     ``run`` and ``run -d`` (runtime/detach.py), so both get the same container."""
-    create(created, created.launch.linux.cgroups_path, persist_created=persist_created)
+    from ..net.hook import before_start  # network set-up once init's namespaces exist (None: loopback)
+
+    create(created, created.launch.linux.cgroups_path, before_start=before_start(created.launch.spec),
+           persist_created=persist_created)
 
 
 def _run(created: Created, fg: Foreground) -> int:

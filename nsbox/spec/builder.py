@@ -156,7 +156,12 @@ def namespaces(o: RunOptions, host: Host) -> dict[str, m.Namespace | None]:
             joined_pids.append((pid, f"{flag} {value}"))
         elif value == "host":
             share(kind)
-        elif value in ("private", "new") or (kind == "network" and value in ("none", "lo", "loopback")):
+        elif kind == "network" and not value.startswith(("ns:", "/", "container:")):
+            from ..net.mode import parse as parse_network
+
+            parse_network(value)  # none, bridge, NAME, veth:, pasta, slirp4netns: a new namespace
+            out[kind] = m.Namespace(type=kind)
+        elif value in ("private", "new"):
             out[kind] = m.Namespace(type=kind)
         elif value.startswith("ns:") or value.startswith("/"):
             join(kind, value[3:] if value.startswith("ns:") else value, f"{flag} {value}")
@@ -486,7 +491,8 @@ def limits(o: RunOptions, host: Host, cid: str, parent: str) -> tuple[dict | Non
 
 
 def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = None,
-          cgroup_parent: str | None = None) -> m.Spec:
+          cgroup_parent: str | None = None, state_dir: str | None = None) -> m.Spec:
+    """``state_dir``: the container's directory, where generated files (/etc/hosts...) live."""
     host = host or Host()
     cgroup_parent = cgroup_parent or cgroup_parent_default()
     if not o.command:
@@ -525,6 +531,10 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
             annotations[m.ANN_OVERLAY_LOWER] = ":".join(rootfs.lowers)
             annotations[m.ANN_OVERLAY_UPPER] = rootfs.upper
             annotations[m.ANN_OVERLAY_WORK] = rootfs.work
+    from ..net.spec import apply as apply_network
+
+    apply_network(o, ns, host.rootless, state_dir, mounts, annotations,  # (/etc files before -v/--tmpfs)
+                  host.lexists if rootfs.host else None)
     if o.init:
         annotations[m.ANN_INIT] = "true"
     if o.name:

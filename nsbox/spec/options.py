@@ -24,7 +24,11 @@ class RunOptions(Record):
     # namespaces
     share: tuple[str, ...] = ()          # kinds shared with the host
     ns: tuple[str, ...] = ()             # KIND=PATH: join an existing namespace
-    network: str | None = None           # none | host | ns:PATH | (more with networking)
+    network: str | None = None           # none|host|ns:PATH|bridge|NAME|veth:ADDR/LEN|pasta|slirp4netns
+    publish: tuple[str, ...] = ()        # -p [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]
+    ip: str | None = None                # --ip: the container's address on its bridge network
+    dns: tuple[str, ...] = ()            # --dns: nameservers for /etc/resolv.conf
+    add_host: tuple[str, ...] = ()       # --add-host HOST:IP lines for /etc/hosts
     pid: str | None = None               # host | ns:PATH
     ipc: str | None = None
     uts: str | None = None

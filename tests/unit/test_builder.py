@@ -51,7 +51,7 @@ def test_share_and_join(tmp_path):
 @pytest.mark.parametrize("kw,msg", [
     ({"share": ("bogus",)}, "unknown namespace kind"),
     ({"ns": ("net",)}, "expected KIND=PATH"),
-    ({"network": "weird"}, "expected host, private, ns:PATH or none"),
+    ({"network": "we/ird"}, "expected none, host, bridge, NAME"),
     ({"userns": "host"}, "needs a new user namespace"),
     ({"time_offset": ("monotonic=abc",)}, "not a number"),
     ({"time_offset": ("realtime=5",)}, "expected monotonic=SECONDS"),
