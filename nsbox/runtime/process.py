@@ -241,7 +241,7 @@ def exec_container(launch: Launch, path: str) -> None:
         from .tini import run_init
 
         security.before_exec(launch)
-        run_init(path, list(proc.args), env)  # never returns
+        run_init(path, list(proc.args), env, dumpable=launch.rootless)  # never returns
     _reset_signals()
     security.before_exec(launch)
     try:

@@ -15,13 +15,22 @@ FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGW
            "SIGALRM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
 
-def run_init(path: str, argv: list[str], env: dict[str, str]) -> None:
+def run_init(path: str, argv: list[str], env: dict[str, str], dumpable: bool = False) -> None:
     from .process import _reset_signals
 
     # We stay in the container as PID 1 instead of exec'ing: nothing of ours may
     # stay open in here (the host's owner.lock, the sync socket, the namespace
     # fds of the parent; runc closes them at exec, GHSA-xr7r-f8xq-vfvv).
     _close_all_above(2)
+    if dumpable:
+        # Rootless: an unprivileged `nsbox exec`/`enter` must open our
+        # /proc/PID/ns/* (ptrace(2) access mode), which a non-dumpable process
+        # (a joined PID namespace, a user switch) refuses it.  Nothing of the
+        # host is left in us but the interpreter's file, which the container's
+        # root (the user) cannot write unless the user owns it.
+        from ..kernel import prctl
+
+        prctl.set_dumpable(True)
     child = os.fork()
     if child == 0:
         try:

@@ -142,3 +142,17 @@ def test_init_wrapper_holds_no_host_fds(runner):
     r = runner.run("run", "--init", "--", "ls", "/proc/1/fd")
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split()) == ["0", "1", "2"], r.stdout
+
+
+def test_exec_reaches_an_init_wrapper_in_a_joined_pid_namespace(runner):
+    """Non-dumpable until execve must not lock out the owner: --init stays (the
+    host's Python) and is still entered by exec, rootless too."""
+    a, b = unique("pidA"), unique("pidB")
+    try:
+        runner.run("run", "-d", "--name", a, "--", "sleep", "60", check=True)
+        runner.run("run", "-d", "--name", b, "--pid", f"container:{a}", "--init", "--", "sleep", "60",
+                   check=True)
+        r = runner.run("exec", b, "echo", "in")
+        assert r.returncode == 0 and r.stdout.strip() == "in", r.stderr
+    finally:
+        runner.run("rm", "-f", b, a)
