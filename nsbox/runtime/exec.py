@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..spec import model
     from ..spec.options import ExecOptions
     from .join import ExecRequest
+    from .joincg import CgroupPlan
 
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
 
@@ -191,6 +192,8 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
     The child builds its request itself (config.json, the security preparation,
     imports) while we are free: we move it into cgroups only where it cannot
     enter them itself (join.first)."""
+    from .joincg import cgroup_plan
+
     plan = cgroup_plan(_cgroups(c))
     parent, child = sync.socketpair()
     jpid = os.fork()
@@ -251,10 +254,11 @@ def _migrate_child(jpid: int, plan: CgroupPlan, into: bool, sock) -> None:
     """The child cannot enter (some of) the cgroups itself, or cannot clone its
     child into ours: become a subreaper and write its pid to cgroup.procs."""
     from ..kernel import prctl
+    from .joincg import migrate
 
     prctl.set_child_subreaper(True)  # before it exits: its child becomes ours
     procs = plan.parent_procs + ([f"{plan.into}/cgroup.procs"] if into and plan.into else [])
-    failed = _migrate(jpid, procs, plan.parent_unknown)
+    failed = migrate(jpid, procs, plan.parent_unknown)
     mark("exec: cgroup joined")
     if failed is not None:
         _kill(jpid)
@@ -269,95 +273,6 @@ def _migrate_child(jpid: int, plan: CgroupPlan, into: bool, sock) -> None:
         sync.send(sock, {"type": "cgroup"})
     except OSError:
         pass  # it failed and exited: its error is waiting for us
-
-
-class CgroupPlan:
-    """How the joining child enters the container's cgroups (see cgroup_plan)."""
-
-    def __init__(self, self_join: list[str], into: str | None, parent_procs: list[str],
-                 parent_unknown: list[str]) -> None:
-        self.self_join = self_join            # v1 ``tasks`` files it writes "0" to itself
-        self.into = into                      # a cgroup2 directory it clones the command into
-        self.parent_procs = parent_procs      # cgroup.procs files we must write its pid to
-        self.parent_unknown = parent_unknown  # cgroups under no hierarchy we found: the manager's job
-
-    @property
-    def needs_parent(self) -> bool:
-        return bool(self.parent_procs or self.parent_unknown)
-
-
-def cgroup_plan(paths: list[str], base: str = "/sys/fs/cgroup") -> CgroupPlan:
-    """No grace period on the critical path: moving oneself thread by thread
-    through v1 ``tasks`` does not take cgroup_threadgroup_rwsem, and a child
-    cloned with CLONE_INTO_CGROUP needs no migration at all; a cgroup.procs
-    write waits for an RCU grace period (~10-25 ms here)."""
-    self_join: list[str] = []
-    procs: list[str] = []
-    unknown: list[str] = []
-    for path in paths:
-        files = procs_files(path, base)
-        if not files:
-            unknown.append(path)
-        for f in files:
-            tasks = f"{os.path.dirname(f)}/tasks"
-            if os.path.exists(tasks):
-                self_join.append(tasks)
-            else:
-                procs.append(f)
-    if len(procs) == 1 and not unknown:
-        return CgroupPlan(self_join, os.path.dirname(procs[0]), [], [])
-    return CgroupPlan(self_join, None, procs, unknown)
-
-
-def _migrate(pid: int, procs: list[str], unknown: list[str]) -> BaseException | None:
-    """Move the joining child into the container's cgroups that it cannot join
-    itself (its child inherits them); this overlaps its own work."""
-    from ..kernel.errors import KernelError
-
-    try:
-        for f in procs:
-            write_file(f, str(pid))
-        for path in unknown:  # cgroups mounted somewhere unusual: ask mountinfo
-            from ..cgroups.manager import Cgroup
-
-            Cgroup(path).add(pid)
-    except KernelError as e:
-        return e
-    return None
-
-
-def procs_files(path: str, base: str = "/sys/fs/cgroup") -> list[str]:
-    """cgroup.procs of ``path`` in each hierarchy mounted under ``base`` (v2 at
-    ``base``, v1 and hybrid below it), one per hierarchy: cpu and cpuacct are
-    often links to cpu,cpuacct.  Cheaper than parsing mountinfo on exec's path."""
-    out: list[str] = []
-    if os.path.exists(f"{base}{path}/cgroup.procs"):
-        return [f"{base}{path}/cgroup.procs"]
-    seen: set[str] = set()
-    try:
-        names = sorted(os.listdir(base))
-    except OSError:
-        return out
-    for h in names:
-        f = f"{base}/{h}{path}/cgroup.procs"
-        real = os.path.realpath(f"{base}/{h}")
-        if real not in seen and os.path.exists(f):
-            seen.add(real)
-            out.append(f)
-    return out
-
-
-def write_file(path: str, value: str) -> None:
-    from ..kernel.errors import KernelError
-
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, value.encode())
-        finally:
-            os.close(fd)
-    except OSError as e:
-        raise KernelError(e.errno or 0, f"write `{value}` to `{path}`", path) from None
 
 
 def _reap(pid: int) -> int:

@@ -1,17 +1,29 @@
 """The joining side of ``nsbox exec``: a child (J) that enters the container's
-namespaces, and the process it forks (P2) that becomes the command.
+cgroups and namespaces, and the process it clones (P2) that becomes the command.
 
     nsbox exec (host)                  J (forked)                       P2
     -----------------                  ----------                       --
-    pidfd of init, fork --------->     non-dumpable; close fds > 2
-    cgroup.procs <- J                  setns(pidfd, CLONE_NEW*)  (user first)
-    {"cgroup"} ------------------->    user lookup and chdir, inside
-                                       fork ----------------------->    (in the PID and time namespaces)
-                              <-----   {"pid": P2}; exit
-    waitpid(J); P2 is reparented to us (subreaper)                      setsid; pty (-t) -> {"pty"}+fd
-                                                                        rlimits, user, caps, non-dumpable
-                                                                        nnp, seccomp; execve
-    EOF on the socket = exec done; {"error", ...} = why not
+    pidfd of init (start time
+    checked), fork -------------->     non-dumpable; builds its request
+                                       (config.json, security, imports)
+                                       v1 cgroups: tasks <- 0 (itself)
+                                       close every fd > 2 but the socket,
+                                       the pidfd, the cgroup2 directory
+                                       setns(pidfd, CLONE_NEW*) (user first)
+                                       clone3(CLONE_PARENT|CLONE_INTO_CGROUP) ->
+                              <-----   {"pid": P2}; exit                close the cgroup2 fd
+    waitpid(J); P2 is our child                                         setns(cgroup); close pidfd
+                                                                        user lookup, chdir (inside)
+                                                                        setsid; pty (-t) -> {"pty"}+fd
+                                                                        rlimits, user, caps,
+                                                                        non-dumpable, nnp, seccomp
+    EOF on the socket = exec done; {"error", ...} = why not             execve
+
+Where clone3 is refused (or the cgroups need it) J says {"migrate"}: we become
+a subreaper, write its pid to cgroup.procs, answer {"cgroup"}, and J forks.
+The cgroup namespace is joined by P2: CLONE_INTO_CGROUP requires the caller's
+current cgroup to be visible in its cgroup namespace (joincg.py has the why of
+the cgroup paths).
 
 setns(CLONE_NEWPID) and setns(CLONE_NEWTIME) place the caller's *children*
 in the namespace, hence the second fork (runc's nsexec does the same).
@@ -49,7 +61,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
-    from .exec import CgroupPlan
+    from .joincg import CgroupPlan
     from .launch import Launch
 
 TIOCSCTTY = 0x540E
@@ -84,7 +96,7 @@ def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: 
             sync.send(sock, {"type": "migrate", "into": False})  # now: it overlaps our work
         req = make_request()
         mark("exec-join: request built")
-        from .exec import write_file
+        from .joincg import write_file
 
         for tasks in plan.self_join:
             write_file(tasks, "0")

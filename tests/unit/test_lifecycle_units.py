@@ -376,7 +376,7 @@ def test_close_fds_except(tmp_path):
 
 
 def test_procs_files(tmp_path):
-    from nsbox.runtime.exec import procs_files
+    from nsbox.runtime.joincg import procs_files
 
     base = tmp_path / "cg"
     for h in ("memory", "pids", "cpu,cpuacct"):
@@ -412,7 +412,7 @@ def test_refuse_self_exe(tmp_path):
 
 
 def test_cgroup_plan(tmp_path):
-    from nsbox.runtime.exec import cgroup_plan
+    from nsbox.runtime.joincg import cgroup_plan
 
     hybrid = tmp_path / "hybrid"
     for h in ("memory", "pids"):
