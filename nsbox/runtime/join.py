@@ -266,6 +266,7 @@ def second(req: ExecRequest, sock: _socket.socket, pidfd: int, late: int, cgfd: 
     command.  Never returns."""
     launch = req.launch
     try:
+        mark("exec-cmd: cloned")
         if cgfd >= 0:
             os.close(cgfd)  # a directory of the host's: first thing, never inside
         join(req, pidfd, late)
@@ -273,6 +274,7 @@ def second(req: ExecRequest, sock: _socket.socket, pidfd: int, late: int, cgfd: 
         if req.user is not None:
             resolve_user(req)
         chdir_inside(launch.process.cwd)
+        mark("exec-cmd: inside")
         os.setsid()  # its own session: the caller's terminal signals reach it once, forwarded
         if launch.process.terminal:
             terminal(req, sock)
@@ -289,6 +291,7 @@ def second(req: ExecRequest, sock: _socket.socket, pidfd: int, late: int, cgfd: 
         user = launch.process.user
         os.umask(user.umask if user.umask is not None else 0o022)
         path = process.find_executable(launch)
+        mark("exec-cmd: execve")
         process.exec_container(launch, path)
     except BaseException as e:  # noqa: BLE001
         sync.send_error(sock, e)

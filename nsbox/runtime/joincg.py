@@ -76,16 +76,19 @@ def procs_files(path: str, base: str = "/sys/fs/cgroup") -> list[str]:
     out: list[str] = []
     if os.path.exists(f"{base}{path}/cgroup.procs"):
         return [f"{base}{path}/cgroup.procs"]
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
     try:
         names = sorted(os.listdir(base))
     except OSError:
         return out
     for h in names:
         f = f"{base}/{h}{path}/cgroup.procs"
-        real = os.path.realpath(f"{base}/{h}")
-        if real not in seen and os.path.exists(f):
-            seen.add(real)
+        try:
+            st = os.stat(f"{base}/{h}")  # (follows cpu -> cpu,cpuacct)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) not in seen and os.path.exists(f):
+            seen.add((st.st_dev, st.st_ino))
             out.append(f)
     return out
 
