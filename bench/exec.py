@@ -74,7 +74,7 @@ def start(name: str, nsbox: str, rootfs: str, view: C.V1View | None) -> Target:
         if r.returncode != 0:
             C.die(f"nsbox run -d failed: {r.stderr.strip()}")
         return Target(name, [nsbox, "exec", cname], [nsbox, "rm", "-f", cname],
-                      note="cgroup in every hierarchy (v1: the joining process moves itself); "
+                      note="cgroup in every hierarchy (v1: tasks, by the joining process; v2: CLONE_INTO_CGROUP); "
                            + ("no seccomp filter" if extra else "the container's seccomp filter (cached)"))
     if name == "runc":
         b = R.make_bundle("exec-runc", rootfs, SLEEP)
