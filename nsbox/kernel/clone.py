@@ -19,6 +19,7 @@ from .errors import KernelError
 from .libc import SYS
 
 CLONE_INTO_CGROUP = 0x200000000
+CLONE_PARENT = 0x00008000  # the child is our parent's (it needs no subreaper to reap it)
 SIGCHLD = 17
 
 _py = ctypes.pythonapi
@@ -38,7 +39,7 @@ def clone3(flags: int, cgroup_fd: int = -1) -> int | None:
     given.  0 in the child, the child's pid in the parent, None if refused."""
     args = _CloneArgs()
     args.flags = flags | (CLONE_INTO_CGROUP if cgroup_fd >= 0 else 0)
-    args.exit_signal = SIGCHLD
+    args.exit_signal = 0 if flags & CLONE_PARENT else SIGCHLD  # CLONE_PARENT: the kernel uses ours
     if cgroup_fd >= 0:
         args.cgroup = cgroup_fd
     _py.PyOS_BeforeFork()

@@ -186,47 +186,36 @@ def preload(launch) -> None:
 
 def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
     """Fork the joining child; return (pid of the command, pty master or -1) once
-    it has exec'd.  The command is our child: we are a subreaper.
+    it has exec'd.  The command is our child (CLONE_PARENT, or we are a subreaper).
 
-    The child is forked first and builds its request itself (config.json, the
-    security preparation, imports) while we move it into the container's cgroup:
-    that migration waits for an RCU grace period (~10-15 ms on cgroup v1) and
-    would otherwise come on top."""
-    self_join, procs, unknown = cgroup_plan(_cgroups(c))
+    The child builds its request itself (config.json, the security preparation,
+    imports) while we are free: we move it into cgroups only where it cannot
+    enter them itself (join.first)."""
+    plan = cgroup_plan(_cgroups(c))
     parent, child = sync.socketpair()
     jpid = os.fork()
     if jpid == 0:
         parent.close()
         from .join import first
 
-        first(lambda: request(c, opts), child, pidfd, self_join)  # never returns
+        first(lambda: request(c, opts), child, pidfd, plan)  # never returns
     child.close()
     mark("exec: forked")
     pid, master = 0, -1
     try:
         try:
-            from ..kernel import prctl
-
-            prctl.set_child_subreaper(True)  # before the child exits: its child becomes ours
-            failed = _migrate(jpid, procs, unknown)
-            mark("exec: cgroup joined")
-            if failed is not None:
-                _kill(jpid)  # its report, if it failed first, is still readable
-            else:
-                try:
-                    sync.send(parent, {"type": "cgroup"})
-                except OSError:
-                    pass  # it failed and exited: its error is waiting for us
-            try:
-                msg, _ = sync.recv(parent)
-            except ConnectionResetError:  # it exited with our message unread: its report follows
-                msg, _ = sync.recv(parent)
-            if msg is None or msg.get("type") != "pid":
-                if msg is not None and msg.get("type") == "error":
+            while True:
+                msg = _recv(parent)
+                kind = msg.get("type")
+                if kind == "error":
                     sync.raise_error(msg)
-                raise failed or sync.ProtocolError("join the container: the joining process exited "
-                                                   "before reporting")
-            pid = msg["pid"]
+                elif kind == "migrate":
+                    _migrate_child(jpid, plan, msg.get("into", False), parent)
+                elif kind == "pid":
+                    pid = msg["pid"]
+                    break
+                else:
+                    raise sync.ProtocolError(f"join the container: unexpected message {kind!r}")
             mark("exec: joined")
         finally:
             _reap(jpid)
@@ -248,19 +237,65 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
         parent.close()
 
 
-def cgroup_plan(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """How the joining child enters the container's cgroups: (v1 ``tasks`` files it
-    writes "0" to itself, cgroup.procs files we write its pid to, cgroup paths
-    found under no hierarchy we know, for the manager).
+def _recv(sock) -> dict:
+    try:
+        msg, _ = sync.recv(sock)
+    except ConnectionResetError:  # it exited with our message unread: its report follows
+        msg, _ = sync.recv(sock)
+    if msg is None:
+        raise sync.ProtocolError("join the container: the joining process exited before reporting")
+    return msg
 
-    Moving oneself thread by thread through v1 ``tasks`` does not take
-    cgroup_threadgroup_rwsem, so it skips the RCU grace period (~10-15 ms) a
-    cgroup.procs write waits for; v2 has no such path for a domain cgroup."""
+
+def _migrate_child(jpid: int, plan: CgroupPlan, into: bool, sock) -> None:
+    """The child cannot enter (some of) the cgroups itself, or cannot clone its
+    child into ours: become a subreaper and write its pid to cgroup.procs."""
+    from ..kernel import prctl
+
+    prctl.set_child_subreaper(True)  # before it exits: its child becomes ours
+    procs = plan.parent_procs + ([f"{plan.into}/cgroup.procs"] if into and plan.into else [])
+    failed = _migrate(jpid, procs, plan.parent_unknown)
+    mark("exec: cgroup joined")
+    if failed is not None:
+        _kill(jpid)
+        try:
+            msg = _recv(sock)  # its own report, if it failed first
+        except sync.ProtocolError:
+            raise failed from None
+        if msg.get("type") == "error":
+            sync.raise_error(msg)
+        raise failed
+    try:
+        sync.send(sock, {"type": "cgroup"})
+    except OSError:
+        pass  # it failed and exited: its error is waiting for us
+
+
+class CgroupPlan:
+    """How the joining child enters the container's cgroups (see cgroup_plan)."""
+
+    def __init__(self, self_join: list[str], into: str | None, parent_procs: list[str],
+                 parent_unknown: list[str]) -> None:
+        self.self_join = self_join            # v1 ``tasks`` files it writes "0" to itself
+        self.into = into                      # a cgroup2 directory it clones the command into
+        self.parent_procs = parent_procs      # cgroup.procs files we must write its pid to
+        self.parent_unknown = parent_unknown  # cgroups under no hierarchy we found: the manager's job
+
+    @property
+    def needs_parent(self) -> bool:
+        return bool(self.parent_procs or self.parent_unknown)
+
+
+def cgroup_plan(paths: list[str], base: str = "/sys/fs/cgroup") -> CgroupPlan:
+    """No grace period on the critical path: moving oneself thread by thread
+    through v1 ``tasks`` does not take cgroup_threadgroup_rwsem, and a child
+    cloned with CLONE_INTO_CGROUP needs no migration at all; a cgroup.procs
+    write waits for an RCU grace period (~10-25 ms here)."""
     self_join: list[str] = []
     procs: list[str] = []
     unknown: list[str] = []
     for path in paths:
-        files = procs_files(path)
+        files = procs_files(path, base)
         if not files:
             unknown.append(path)
         for f in files:
@@ -269,7 +304,9 @@ def cgroup_plan(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
                 self_join.append(tasks)
             else:
                 procs.append(f)
-    return self_join, procs, unknown
+    if len(procs) == 1 and not unknown:
+        return CgroupPlan(self_join, os.path.dirname(procs[0]), [], [])
+    return CgroupPlan(self_join, None, procs, unknown)
 
 
 def _migrate(pid: int, procs: list[str], unknown: list[str]) -> BaseException | None:

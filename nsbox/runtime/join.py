@@ -39,6 +39,7 @@ import os
 
 from ..errors import ConfigError
 from ..kernel import ns, prctl
+from ..kernel.clone import CLONE_PARENT, clone3
 from ..kernel.errors import KernelError
 from ..trace import mark
 from . import process, security, sync
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     import _socket
     from collections.abc import Callable
 
+    from .exec import CgroupPlan
     from .launch import Launch
 
 TIOCSCTTY = 0x540E
@@ -68,44 +70,69 @@ class ExecRequest:
         self.winsize: tuple[int, int] | None = None
 
 
-def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: int,
-          self_join: list[str] | tuple[str, ...] = ()) -> None:
-    """J: build the request, join, resolve inside, fork P2.  Never returns.
+def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: int, plan: CgroupPlan) -> None:
+    """J: build the request, enter the cgroups and namespaces, clone P2.  Never returns.
 
-    ``self_join``: v1 ``tasks`` files we move ourselves into (the fast path,
-    exec.cgroup_plan) while still on the host; the parent does the rest."""
+    P2 is cloned with CLONE_PARENT (our parent reaps it: it needs no subreaper)
+    and, where the container has a cgroup2 cgroup, CLONE_INTO_CGROUP (born in it:
+    no migration, no RCU grace period); the v1 hierarchies we join ourselves
+    through ``tasks`` (no threadgroup lock either).  Where the kernel refuses
+    clone3, or the layout needs it, the parent moves us (cgroup.procs) and we fork."""
     try:
         prctl.set_dumpable(False)
+        if plan.needs_parent:
+            sync.send(sock, {"type": "migrate", "into": False})  # now: it overlaps our work
         req = make_request()
         mark("exec-join: request built")
         from .exec import write_file
 
-        for tasks in self_join:
+        for tasks in plan.self_join:
             write_file(tasks, "0")
-        if not req.interactive or req.detach:
-            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-            for fd in (0,) if not req.detach else (0, 1, 2):
-                if fd or not req.interactive:
-                    os.dup2(null, fd)
-            os.close(null)
-        close_fds_except(sock.fileno(), pidfd)
-        join(req, pidfd)
-        os.close(pidfd)
+        cgfd = -1
+        if plan.into and not plan.needs_parent:
+            cgfd = os.open(plan.into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        stdio(req)
+        close_fds_except(sock.fileno(), pidfd, cgfd)
+        # the cgroup namespace last, by P2 once it is in the cgroup: CLONE_INTO_CGROUP
+        # needs our current cgroup to be visible in our cgroup namespace
+        late = req.flags & ns.KINDS["cgroup"][0] if cgfd >= 0 else 0
+        join(req, pidfd, req.flags & ~late)
         mark("exec-join: joined")
-        if req.user is not None:
-            resolve_user(req)
-        chdir_inside(req.launch.process.cwd)
-        sync.expect(sock, "cgroup", "join the container's cgroup")
-        mark("exec-join: in the cgroup")
-        pid = os.fork()
+        if plan.needs_parent:
+            sync.expect(sock, "cgroup", "join the container's cgroup")
+        pid = clone3(CLONE_PARENT, cgfd)
+        if pid is None:  # refused (an old kernel, a policy): the classic way
+            if cgfd >= 0:
+                os.close(cgfd)
+                cgfd = -1
+                sync.send(sock, {"type": "migrate", "into": True})
+                sync.expect(sock, "cgroup", "join the container's cgroup")
+            elif not plan.needs_parent:
+                sync.send(sock, {"type": "migrate", "into": False})  # for the subreaper only
+                sync.expect(sock, "cgroup", "join the container's cgroup")
+            if late:
+                join(req, pidfd, late)
+                late = 0
+            pid = os.fork()
         if pid == 0:
-            second(req, sock)
+            second(req, sock, pidfd, late, cgfd)
         sync.send(sock, {"type": "pid", "pid": pid})
         os._exit(0)
     except BaseException as e:  # noqa: BLE001 - the child reports everything
         sync.send_error(sock, e)
         drain(sock)
         os._exit(1)
+
+
+def stdio(req: ExecRequest) -> None:
+    """stdin /dev/null unless -i; with -d stdout and stderr too."""
+    if req.interactive and not req.detach:
+        return
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    for fd in (0,) if not req.detach else (0, 1, 2):
+        if fd or not req.interactive:
+            os.dup2(null, fd)
+    os.close(null)
 
 
 def drain(sock: _socket.socket) -> None:
@@ -136,11 +163,11 @@ def close_fds_except(*keep: int) -> None:
         lo = max(lo, fd + 1)
 
 
-def join(req: ExecRequest, pidfd: int) -> None:
-    if not req.flags:
+def join(req: ExecRequest, pidfd: int, flags: int) -> None:
+    if not flags:
         return
     try:
-        ns.setns_flags(pidfd, req.flags, f"container `{req.name}` (pid {req.pid})")
+        ns.setns_flags(pidfd, flags, f"container `{req.name}` (pid {req.pid})")
         return
     except KernelError as e:
         if e.errno not in (E.EINVAL, E.EBADF):
@@ -150,7 +177,7 @@ def join(req: ExecRequest, pidfd: int) -> None:
     try:
         for kind in ns.JOIN_ORDER:
             flag, link = ns.KINDS[kind]
-            if req.flags & flag:
+            if flags & flag:
                 path = f"/proc/{req.pid}/ns/{link}"
                 opened.append((kind, path, ns.open_ns(path)))
         for kind, path, fd in opened:
@@ -222,10 +249,18 @@ def chdir_inside(cwd: str) -> None:
                           cwd) from None
 
 
-def second(req: ExecRequest, sock: _socket.socket) -> None:
-    """P2: inside every namespace; become the command.  Never returns."""
+def second(req: ExecRequest, sock: _socket.socket, pidfd: int, late: int, cgfd: int) -> None:
+    """P2: in the container's cgroups; finish joining, resolve inside, become the
+    command.  Never returns."""
     launch = req.launch
     try:
+        if cgfd >= 0:
+            os.close(cgfd)  # a directory of the host's: first thing, never inside
+        join(req, pidfd, late)
+        os.close(pidfd)
+        if req.user is not None:
+            resolve_user(req)
+        chdir_inside(launch.process.cwd)
         os.setsid()  # its own session: the caller's terminal signals reach it once, forwarded
         if launch.process.terminal:
             terminal(req, sock)

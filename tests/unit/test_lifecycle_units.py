@@ -409,3 +409,28 @@ def test_refuse_self_exe(tmp_path):
             refuse_self_exe(target, target)
     assert refuse_self_exe(str(ok), "fine") == str(ok)
     assert refuse_self_exe("/bin/sh", "sh") == "/bin/sh"
+
+
+def test_cgroup_plan(tmp_path):
+    from nsbox.runtime.exec import cgroup_plan
+
+    hybrid = tmp_path / "hybrid"
+    for h in ("memory", "pids"):
+        d = hybrid / h / "nsbox" / "x"
+        d.mkdir(parents=True)
+        (d / "cgroup.procs").write_text("")
+        (d / "tasks").write_text("")  # v1
+    (hybrid / "unified" / "nsbox" / "x").mkdir(parents=True)
+    (hybrid / "unified" / "nsbox" / "x" / "cgroup.procs").write_text("")
+    plan = cgroup_plan(["/nsbox/x"], str(hybrid))
+    assert sorted(os.path.relpath(t, hybrid) for t in plan.self_join) == ["memory/nsbox/x/tasks",
+                                                                            "pids/nsbox/x/tasks"]
+    assert plan.into == f"{hybrid}/unified/nsbox/x" and not plan.needs_parent
+    v2 = tmp_path / "v2"
+    (v2 / "nsbox" / "x").mkdir(parents=True)
+    (v2 / "nsbox" / "x" / "cgroup.procs").write_text("")
+    plan = cgroup_plan(["/nsbox/x"], str(v2))
+    assert plan.self_join == [] and plan.into == f"{v2}/nsbox/x"
+    plan = cgroup_plan(["/elsewhere"], str(v2))
+    assert plan.into is None and plan.parent_unknown == ["/elsewhere"] and plan.needs_parent
+    assert cgroup_plan([], str(v2)).needs_parent is False
