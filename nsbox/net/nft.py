@@ -65,7 +65,10 @@ class Nft:
         text = jsonio.dumps({"nftables": commands})
         out, err, rc = self._run(text)
         if rc != 0:
-            raise NftError(f"{what}: nftables: {_first_error(err)}", enoent="No such file or directory" in err,
+            # libnftables says ENOENT two ways: strerror, or (deleting a set element
+            # that is not there) "element does not exist"
+            raise NftError(f"{what}: nftables: {_first_error(err)}",
+                           enoent="No such file or directory" in err or "does not exist" in err,
                            eexist="File exists" in err)
         return jsonio.loads(out) if out.strip() else None
 

@@ -74,5 +74,11 @@ class Launch:
         # rootless in a new PID namespace: there nobody else can see it, and an
         # unprivileged parent (pasta, slirp4netns, /proc/PID/ns/*) could not reach
         # a non-dumpable child (ptrace(2) "access mode checking").
-        self.nondumpable = not rootless or "pid" not in self.new
+        # Rootless with pasta/slirp4netns: the helper, unprivileged, joins init's
+        # namespaces by /proc/PID/ns/* after "ready" (net/usermode.py), which a
+        # non-dumpable init refuses; the interpreter is then reachable but not
+        # writable by the container's root unless the user owns it.
+        usermode_net = spec.annotations.get("run.nsbox.network", "").partition(":")[0] in (
+            "pasta", "slirp4netns")  # net/spec.py ANN_NETWORK
+        self.nondumpable = not rootless or ("pid" not in self.new and not usermode_net)
         self.oom_score_set = False  # written by the intermediate before it forks init

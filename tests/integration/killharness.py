@@ -72,6 +72,18 @@ def veths() -> set[str]:
     return {n for n in names if re.fullmatch(r"veth[0-9a-f]{11}", n)}
 
 
+def live_container_prefixes() -> set[str]:
+    """veth names of containers that exist in any state root on the machine (others'
+    tests run too): "veth" + the first 11 characters of the id."""
+    import glob
+
+    out = set()
+    for pattern in ("/run/nsbox*/containers/*", "/tmp/nsbox*/containers/*", "/run/user/*/nsbox/containers/*"):
+        for d in glob.glob(pattern):
+            out.add("veth" + os.path.basename(d)[-64:][:11])
+    return out
+
+
 def helpers() -> set[str]:
     """Network helpers a container may have started (pasta, slirp4netns)."""
     out = set()
@@ -121,7 +133,7 @@ def leftovers(root: str, cgroup_parent: str, prefix: str = "rtk",
               before: dict[str, set[str]] | None = None) -> dict[str, list[str]]:
     before = before or snapshot()
     found = {
-        "veths": sorted(veths() - before["veths"]),
+        "veths": sorted(veths() - before["veths"] - live_container_prefixes()),
         "net helpers": sorted(h for h in helpers() - before["net helpers"] if f"(in {root}" in h),
         "state": state(root),
         "cgroups": cgroups(cgroup_parent),
