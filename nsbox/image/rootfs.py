@@ -17,7 +17,7 @@ from ..spec.builder import HOST_SYSTEM_DIRS, RootfsInput
 ROOT_MARKERS = ("bin", "usr", "sbin", "lib", "etc")
 
 
-def prepare(rootfs: str | None, cdir: str, owner: tuple[int, int] | None = None) -> RootfsInput:
+def prepare(rootfs: str | None, cdir: str, owner: tuple[int, int] | None = None, maps=None) -> RootfsInput:
     """Create what the container's root needs under ``cdir``.
 
     ``owner`` (host uid, gid of the container's root) is given when the container's
@@ -48,11 +48,24 @@ def prepare(rootfs: str | None, cdir: str, owner: tuple[int, int] | None = None)
     if os.path.isfile(src):
         from .unpack import unpack
 
-        unpack(src, root)
+        unpack(src, root, shift=_shifter(maps) if maps and owner is not None else None)
         check_root_dir(root, rootfs)
         _chown(owner, root)
         return RootfsInput(root, passwd=f"{root}/etc/passwd")
     raise ConfigError(f"--rootfs `{rootfs}`: no such directory or tarball")
+
+
+def _shifter(maps):
+    """uid/gid inside -> host through the container's maps (unmapped ids are kept)."""
+    from ..runtime.userns import ranges, to_host
+
+    uids, gids = ranges(maps[0]), ranges(maps[1])
+
+    def shift(uid: int, gid: int) -> tuple[int, int]:
+        u, g = to_host(uids, uid), to_host(gids, gid)
+        return (uid if u is None else u), (gid if g is None else g)
+
+    return shift
 
 
 def check_root_dir(path: str, shown: str) -> None:

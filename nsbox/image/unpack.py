@@ -73,8 +73,11 @@ def _walk(root_fd: int, parts: list[str], tarball: str, name: str, create: bool 
     return fd
 
 
-def unpack(tarball: str, dest: str, preserve_owner: bool | None = None) -> None:
-    """Unpack ``tarball`` (tar, .gz, .xz, .bz2) into the existing directory ``dest``."""
+def unpack(tarball: str, dest: str, preserve_owner: bool | None = None, shift=None) -> None:
+    """Unpack ``tarball`` (tar, .gz, .xz, .bz2) into the existing directory ``dest``.
+
+    ``shift(uid, gid) -> (uid, gid)`` maps the archive's ids to host ids for a
+    container in a user namespace (so its root owns what the archive's root owns)."""
     import tarfile
 
     if preserve_owner is None:
@@ -88,6 +91,8 @@ def unpack(tarball: str, dest: str, preserve_owner: bool | None = None) -> None:
     try:
         with tf:
             for member in tf:
+                if shift is not None and preserve_owner:
+                    member.uid, member.gid = shift(member.uid, member.gid)
                 _extract(tf, member, root_fd, tarball, preserve_owner, dir_modes)
         for parts, mode in reversed(dir_modes):
             try:

@@ -111,4 +111,4 @@ def write_files(spec: m.Spec, state_dir: str, owner: tuple[int, int] | None = No
     etcfiles.write_initial(state_dir, spec, kind, dns_servers(spec), extra_hosts(spec), owner)
     lower, upper = spec.annotations.get(m.ANN_OVERLAY_LOWER), spec.annotations.get(m.ANN_OVERLAY_UPPER)
     if lower and upper:
-        etcfiles.placeholders(lower.split(":"), upper, owner)
+        etcfiles.placeholders(m.overlay_split(lower), upper, owner)

@@ -93,7 +93,7 @@ class Plan:
     def __init__(self) -> None:
         self.setup_rootfs = True
         self.root = ""
-        self.overlay: tuple[list[str], str, str] | None = None
+        self.overlay: tuple[str, str, str] | None = None  # (lowerdir value, upper, work)
         self.userxattr = False
         self.initial_propagation = MS_SLAVE | MS_REC
         self.mounts: list[MountStep] = []
@@ -167,8 +167,7 @@ def make_plan(spec: Spec, *, new_userns: bool, rootless: bool, cgroup_ns: bool,
     ann = spec.annotations
     lower = ann.get(model.ANN_OVERLAY_LOWER)
     if lower:
-        p.overlay = (lower.split(":"), ann.get(model.ANN_OVERLAY_UPPER, ""),
-                     ann.get(model.ANN_OVERLAY_WORK, ""))
+        p.overlay = (lower, ann.get(model.ANN_OVERLAY_UPPER, ""), ann.get(model.ANN_OVERLAY_WORK, ""))
         p.userxattr = new_userns
     prop = linux.rootfs_propagation
     if prop and prop not in ROOT_PROPAGATION:

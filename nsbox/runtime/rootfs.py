@@ -13,6 +13,7 @@ import os
 from ..kernel import mount as M
 from ..kernel.errors import KernelError
 from ..kernel.fs import MOUNT_ATTR_RDONLY, fd_path
+from ..spec.model import overlay_escape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,10 +30,10 @@ def mount_root(plan: Plan, k: Kernel) -> int:
     """Steps 1-2: isolate propagation, mount the root; return an O_PATH fd to it."""
     k.mount(None, "/", None, plan.initial_propagation, label="/")
     if plan.overlay is not None:
-        lowers, upper, work = plan.overlay
-        data = f"lowerdir={':'.join(lowers)}"
+        lowers, upper, work = plan.overlay  # lowers: already in overlayfs syntax
+        data = f"lowerdir={lowers}"
         if upper:
-            data += f",upperdir={upper},workdir={work}"
+            data += f",upperdir={overlay_escape(upper)},workdir={overlay_escape(work)}"
         if plan.userxattr:
             data += ",userxattr"
         try:

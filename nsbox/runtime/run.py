@@ -65,14 +65,15 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
     host = Host()
     # The user namespace decides who must own the root's directories.
     userns = namespaces(opts, host)["user"]
-    owner = root_owner(*id_maps(opts, host)) if userns is not None and not userns.path else None
+    maps = id_maps(opts, host) if userns is not None and not userns.path else None
+    owner = root_owner(*maps) if maps else None
     c = store.new(cid, opts.name)
     try:
         c.init_state(name=opts.name, detached=detached, autoRemove=auto_remove,
                      rootless=host.rootless, command=list(opts.command))
         if owner is not None:
             _share_path_with(store, c, owner)
-        rootfs = prepare_rootfs(opts.rootfs, c.path, owner)
+        rootfs = prepare_rootfs(opts.rootfs, c.path, owner, maps)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
         from ..net.spec import write_files
 

@@ -314,8 +314,9 @@ def host_root_mounts(host: Host, rootfs: RootfsInput) -> list[m.Mount]:
             continue
         if d == "/etc" and rootfs.upper:
             mounts.append(m.Mount(destination=d, type="overlay", source="overlay",
-                                  options=("nosuid", "nodev", f"lowerdir={d}", f"upperdir={rootfs.upper}",
-                                           f"workdir={rootfs.work}")))
+                                  options=("nosuid", "nodev", f"lowerdir={d}",
+                                           f"upperdir={m.overlay_escape(rootfs.upper)}",
+                                           f"workdir={m.overlay_escape(rootfs.work)}")))
             continue
         mounts.append(m.Mount(destination=d, type="bind", source=d,
                               options=("rbind", "rro", "nosuid", "nodev")))
@@ -528,7 +529,7 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
         mounts += [parse_tmpfs(t) for t in o.tmpfs]
         mounts += [parse_volume(v) for v in o.volume]
         if rootfs.lowers:
-            annotations[m.ANN_OVERLAY_LOWER] = ":".join(rootfs.lowers)
+            annotations[m.ANN_OVERLAY_LOWER] = m.overlay_join(rootfs.lowers)  # overlayfs syntax, escaped
             annotations[m.ANN_OVERLAY_UPPER] = rootfs.upper
             annotations[m.ANN_OVERLAY_WORK] = rootfs.work
     from ..net.spec import apply as apply_network

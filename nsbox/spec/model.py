@@ -27,6 +27,34 @@ ANN_NAME = "run.nsbox.name"
 ANN_STRICT_LIMITS = "run.nsbox.strict-limits"     # "true": a limit that cannot be applied is an error
 
 
+def overlay_escape(path: str) -> str:
+    r"""A path as overlayfs options spell it: `\`, `:` and `,` escaped with `\`."""
+    return path.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+
+
+def overlay_join(paths) -> str:
+    return ":".join(overlay_escape(p) for p in paths)
+
+
+def overlay_split(value: str) -> list[str]:
+    """The paths of an overlay ``lowerdir`` value (the inverse of overlay_join)."""
+    out, cur, i = [], [], 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value):
+            cur.append(value[i + 1])
+            i += 2
+            continue
+        if c == ":":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
 class ConsoleSize(Record):
     height: int = 0
     width: int = 0

@@ -148,3 +148,25 @@ def test_files_of_subordinate_ids_are_cleaned_up(rootless_runner, busybox_rootfs
     from .leaks import leftovers
 
     assert leftovers(rootless_runner.root) == {}
+
+
+@pytest.mark.root
+def test_tarball_owned_by_the_containers_root_in_a_user_namespace(root_runner, busybox_rootfs, shared_tmp):
+    import tarfile
+
+    tar = os.path.join(shared_tmp, "root.tar")
+    with tarfile.open(tar, "w") as tf:
+        tf.add(busybox_rootfs, arcname=".")
+    r = root_runner.run("run", "--uidmap", "0:300000:65536", "--rootfs", tar, "--", "sh", "-c",
+                        "ls -ln /bin/busybox; echo x > /etc/newfile && mkdir /newdir && echo writable", check=True)
+    assert "writable" in r.stdout
+    assert r.stdout.split()[2:4] == ["0", "0"]  # uid/gid as the container sees them
+
+
+def test_rootfs_path_with_overlay_separators(runner, busybox_rootfs, shared_tmp):
+    import shutil
+
+    odd = os.path.join(shared_tmp, "a:b,c")
+    shutil.copytree(busybox_rootfs, odd, symlinks=True)
+    r = runner.run("run", "--rootfs", odd, "--", "sh", "-c", "echo hi > /f && cat /f", check=True)
+    assert r.stdout == "hi\n"

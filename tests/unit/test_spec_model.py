@@ -63,3 +63,10 @@ def test_write_atomic(tmp_path):
     assert jsonio.load_file(str(p)) == {"k": 1}
     assert [x.name for x in tmp_path.iterdir()] == ["s.json"]
     assert p.stat().st_mode & 0o777 == 0o600
+
+
+def test_overlay_path_escaping():
+    paths = ["/a:b,c", "/x\\y", "/plain"]
+    joined = m.overlay_join(paths)
+    assert joined == "/a\\:b\\,c:/x\\\\y:/plain"
+    assert m.overlay_split(joined) == paths
