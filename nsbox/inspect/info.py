@@ -114,7 +114,8 @@ def inspect(target: Target, proc: str = "/proc") -> dict[str, Any]:
     doc: dict[str, Any] = {"pid": target.pid}
     if target.container is not None:
         st = target.state
-        doc.update(id=target.container.id, name=st.get("name"), state=st.get("status"),
+        # the live status, as `nsbox ps` shows it: "running" only while its init is alive
+        doc.update(id=target.container.id, name=st.get("name"), state=target.container.live_status(),
                    created=st.get("created"), bundle=st.get("bundle"))
     pid = target.pid
     if not pid:

@@ -235,6 +235,9 @@ def test_killed_behind_our_back_shows_stopped(runner):
         e = entry(runner, made[0])
         assert e["exitCode"] == 137 and e["pid"] == 0
         assert "Exited (137)" in runner.run("ps", "-a", check=True).stdout
+        import json
+
+        assert json.loads(runner.run("inspect", made[0], check=True).stdout)["state"] == "stopped"
         assert runner.run("wait", made[0]).stdout == "137\n"
         assert runner.run("exec", made[0], "true").returncode == 125
 
