@@ -38,7 +38,8 @@ def test_run_detached_returns_once_running(runner):
         sup = supervisor_of(runner, cid)
         assert parent_of(sup) != os.getpid() and session_of(sup) != session_of(os.getpid())
         assert parent_of(st["pid"]) == sup
-        assert any(a.endswith("supervise.py") for a in cmdline(sup)), cmdline(sup)
+        # (it re-executes itself as the lean supervisor right after reporting the start)
+        wait_for(lambda: any(a.endswith("supervise.py") for a in cmdline(sup)), what="the lean supervisor")
         e = entry(runner, name)
         assert e["status"] == "running" and e["pid"] == st["pid"] and e["id"] == cid
         assert e["command"] == ["sleep", "1000"]
@@ -48,7 +49,10 @@ def test_supervisor_memory_is_small(runner):
     with containers(runner) as made:
         made.append(unique())
         cid = run_d(runner, "--", "sleep", "1000", name=made[0])
-        rss, private = rss_kib(supervisor_of(runner, cid))
+        sup = supervisor_of(runner, cid)
+        wait_for(lambda: any(a.endswith("supervise.py") for a in cmdline(sup)), what="the lean supervisor")
+        time.sleep(0.2)  # (its start-up is over)
+        rss, private = rss_kib(sup)
         # a fresh `python -I -S`: ~8 MiB resident (mostly the shared interpreter), ~3 MiB its own
         assert rss < 14 * 1024 and private < 6 * 1024, (rss, private)
 
