@@ -61,6 +61,7 @@ class Created:
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
         self.cgroup_rest: list = []
+        self.pidns_empty = False  # set when init, PID 1 of a namespace of its own, was reaped
         # work for the parent while init sets up its root (config.json, state): off the critical path
         self.while_init_works: list = []  # hierarchies the parent joins init to (the others it joins itself)
         self.undo = Undo()
@@ -113,7 +114,10 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     cg = Cgroup(path, created.launch.layout)
 
     def release() -> None:
-        cg.kill_all()
+        # Once the init of a PID namespace has been reaped, the kernel has killed
+        # and reaped everything else in it (zap_pid_ns_processes): nothing to kill.
+        if not created.pidns_empty:
+            cg.kill_all()
         cg.destroy()
 
     created.hold("cgroup", f"remove cgroup `{cg.path}`", release, path=cg.path)
@@ -327,12 +331,13 @@ def _reap(pid: int) -> None:
         pass
 
 
-def start(created: Created) -> None:
+def start(created: Created, wait_exec: bool = True) -> None:
     """Release init from the exec fifo and confirm the execve (run mode).
 
     Opening the fifo for reading unblocks init's open for writing; then the
     socket's EOF (init's end is close-on-exec) says the execve happened, or an
-    error message says why not.
+    error message says why not.  ``wait_exec=False`` (a foreground run, which
+    waits for the container anyway) leaves that to exec_error() after it exits.
     """
     c = created.container
     fd = os.open(c.fifo, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -357,10 +362,27 @@ def start(created: Created) -> None:
                     sync.raise_error(msg)
     finally:
         os.close(fd)
-    if created.sock is not None:
+    if created.sock is not None and wait_exec:
         msg, _ = sync.recv(created.sock)
         created.sock.close()
         created.sock = None
         if msg is not None and msg.get("type") == "error":
             sync.raise_error(msg)
     c.write(status=S.RUNNING, started=S.now())
+
+
+def exec_error(created: Created) -> None:
+    """After init exited: raise the error it reported if its execve failed."""
+    sock = created.sock
+    if sock is None:
+        return
+    created.sock = None
+    try:
+        sock.setblocking(False)
+        msg, _ = sync.recv(sock)
+    except (BlockingIOError, OSError):
+        msg = None
+    finally:
+        sock.close()
+    if msg is not None and msg.get("type") == "error":
+        sync.raise_error(msg)

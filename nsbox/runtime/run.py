@@ -275,7 +275,7 @@ def _run(created: Created, fg: Foreground) -> int:
     try:
         # From here a signal is the container's: it may exec at any moment.
         fg.started = True
-        start(created)
+        start(created, wait_exec=False)
         mark("run: started")
         if term is not None:
             term.pump(created.pid)
@@ -284,4 +284,9 @@ def _run(created: Created, fg: Foreground) -> int:
             term.__exit__(None, None, None)
     code = wait_exit(created.pid)
     mark("run: exited")
+    created.pid = fg.pid = 0  # reaped: that number may be someone else's now
+    created.pidns_empty = "pid" in created.launch.new
+    from .create import exec_error
+
+    exec_error(created)
     return code
