@@ -60,10 +60,10 @@ class Created:
         self.sock: _socket.socket | None = None
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
-        self.cgroup_rest: list = []
+        self.cgroup_rest: list = []  # hierarchies the parent joins init to (the others it joins itself)
         self.pidns_empty = False  # set when init, PID 1 of a namespace of its own, was reaped
         # work for the parent while init sets up its root (config.json, state): off the critical path
-        self.while_init_works: list = []  # hierarchies the parent joins init to (the others it joins itself)
+        self.while_init_works: list = []
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
@@ -177,10 +177,6 @@ def create(created: Created, cgroup_path: str | None, before_start=None, persist
             _drive_init(created)
         else:
             _drive(created, pid)
-        if "network" in launch.new and not launch.rootless:
-            from .netns import register  # /run/netns/<name> for `ip netns` (root only)
-
-            register(created)
         if before_start is not None:
             before_start(created)
         if persist_created:
@@ -302,10 +298,16 @@ def _drive_init(created: Created) -> None:
         mark("main: cgroup joined")
     if launch.defer_cgroupns and launch.cgroup_parent_join:
         sync.send(sock, {"type": "cgroup"})
+    c = created.container
+    c.update(pid=created.pid, pidStart=_start_time(created.pid))
+    if "network" in launch.new and not launch.rootless:
+        from .netns import register  # /run/netns/<name> for `ip netns` (root only); writes the state
+
+        register(created)
     for work in created.while_init_works:
         work()
     created.while_init_works.clear()
-    created.container.write(pid=created.pid, pidStart=_start_time(created.pid))
+    c.flush()
     while True:
         msg, fds = sync.recv(sock)
         if msg is None:

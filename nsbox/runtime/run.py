@@ -69,7 +69,7 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
     owner = root_owner(*maps) if maps else None
     c = store.new(cid, opts.name)
     try:
-        c.init_state(name=opts.name, detached=detached, autoRemove=auto_remove,
+        c.init_state(persist=False, name=opts.name, detached=detached, autoRemove=auto_remove,
                      rootless=host.rootless, command=list(opts.command))
         if owner is not None:
             _share_path_with(store, c, owner)

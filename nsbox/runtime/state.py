@@ -305,13 +305,30 @@ class Container:
         st = self.state
         st.update(changes)
         jsonio.write_atomic(f"{self.path}/state.json", st)
+        self._dirty = False
         return st
 
-    def init_state(self, **fields: Any) -> None:
+    def update(self, **changes: Any) -> None:
+        """Change the state in memory; the next write() or flush() saves it."""
+        self.state.update(changes)
+        self._dirty = True
+
+    def flush(self) -> None:
+        if getattr(self, "_dirty", False):
+            self.write()
+
+    def init_state(self, persist: bool = True, **fields: Any) -> None:
+        """A fresh state.  ``persist=False`` leaves it to the first write (the
+        first resource held): until then the garbage collector sees a container
+        being created, which its owner.lock protects."""
         self._state = {"ociVersion": OCI_VERSION, "id": self.id, "status": CREATING, "pid": 0,
                        "bundle": self.path, "annotations": {}, "created": now(),
                        "owner": os.getpid(), "resources": []}
-        self.write(**fields)
+        self._dirty = True
+        if persist:
+            self.write(**fields)
+        else:
+            self._state.update(fields)
 
     def add_resource(self, kind: str, **data: Any) -> None:
         """Record a resource before creating it (write-ahead), so GC can release it."""
