@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from _json import encode_basestring as _quote
+from _json import make_encoder as _make_encoder
 from _json import make_scanner as _make_scanner
 
 TYPE_CHECKING = False
@@ -110,9 +111,19 @@ def _enc(obj: Any, out: list[str], indent: str | None, level: int) -> None:
         raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
+# The C encoder json.encoder uses (no circular-reference check: our data is trees).
+_c_encode = _make_encoder(None, _refuse, _quote, None, ":", ",", False, False, True)
+
+
 def dumps(obj: Any, indent: int | None = None) -> str:
+    if indent is None:
+        return "".join(_c_encode(obj, 0))
     out: list[str] = []
-    _enc(obj, out, " " * indent if indent is not None else None, 0)
+    _enc(obj, out, " " * indent, 0)
     return "".join(out)
 
 

@@ -123,7 +123,10 @@ class Record:
             v = self.__dict__[f.name]
             if v is None or (f.default is not _MISSING and v == f.default and v in ((), {}, None)):
                 continue
-            out[f.json] = _dump(v)
+            if f.inner in _SCALARS or f.inner == "Any":
+                out[f.json] = list(v) if type(v) is tuple else v  # plain JSON already: no deep copy
+            else:
+                out[f.json] = _dump(v)
         return out
 
     @classmethod
