@@ -15,6 +15,28 @@ FORWARD = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGW
            "SIGALRM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
 
+def _scrub_cmdline_and_environ(title: bytes = b"nsbox-init") -> None:
+    """Overwrite our argv and environ in memory: /proc/1/cmdline and /proc/1/environ
+    would otherwise show the host's nsbox command line and the caller's environment
+    (tokens, SSH_AUTH_SOCK...) inside the container for its whole life.  The
+    kernel reads both from the ranges in /proc/self/stat (fields 48-51), as
+    setproctitle does."""
+    import ctypes
+
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        arg_start, arg_end, env_start, env_end = (int(x) for x in fields[45:49])
+    except (OSError, ValueError, IndexError):
+        return
+    if env_end > env_start:
+        ctypes.memset(env_start, 0, env_end - env_start)
+    if arg_end > arg_start:
+        ctypes.memset(arg_start, 0, arg_end - arg_start)
+        ctypes.memmove(arg_start, title, min(len(title), arg_end - arg_start - 1))
+    os.environ.clear()
+
+
 def run_init(path: str, argv: list[str], env: dict[str, str], dumpable: bool = False) -> None:
     from .process import _reset_signals
 
@@ -22,6 +44,7 @@ def run_init(path: str, argv: list[str], env: dict[str, str], dumpable: bool = F
     # stay open in here (the host's owner.lock, the sync socket, the namespace
     # fds of the parent; runc closes them at exec, GHSA-xr7r-f8xq-vfvv).
     _close_all_above(2)
+    _scrub_cmdline_and_environ()
     if dumpable:
         # Rootless: an unprivileged `nsbox exec`/`enter` must open our
         # /proc/PID/ns/* (ptrace(2) access mode), which a non-dumpable process

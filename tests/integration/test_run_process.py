@@ -210,3 +210,14 @@ def test_tty_restores_terminal_mode(runner):
             break
         time.sleep(0.05)
     assert status is not None and os.waitstatus_to_exitcode(status) == 0
+
+
+def test_init_shows_nothing_of_the_host(runner):
+    # PID 1 of --init is nsbox's own process for the container's whole life: neither the host's
+    # command line (venv paths, flags) nor the caller's environment may show through /proc/1
+    r = runner.run("run", "--init", "-e", "MINE=1", "--", "sh", "-c",
+                   "tr '\\0' ' ' < /proc/1/cmdline; echo; "
+                   "(tr -d '\\0' < /proc/1/environ 2>/dev/null || true) | wc -c", check=True)
+    cmdline, env_bytes = r.stdout.strip().splitlines()
+    assert cmdline.strip() == "nsbox-init"
+    assert env_bytes.strip() == "0"
