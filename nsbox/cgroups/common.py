@@ -18,6 +18,7 @@ from ..kernel.errors import KernelError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 # Errors that mean "this machine or user cannot do it", not "the value is wrong".
 UNAVAILABLE = (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EOPNOTSUPP)
@@ -106,16 +107,9 @@ class Target:
 
 def write_value(path: str, value: str) -> None:
     """Write one cgroup file; any failure is an error naming the value and the file."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
-    except OSError as e:
-        raise KernelError(e.errno or 0, f"open `{path}`", path) from None
-    try:
-        os.write(fd, value.encode())
-    except OSError as e:
-        raise KernelError(e.errno or 0, f"write `{value}` to `{path}`", path) from None
-    finally:
-        os.close(fd)
+    from .manager import write_file
+
+    write_file(path, value)
 
 
 def _why_missing(path: str, e: OSError, controller: str, version: int) -> str:
@@ -142,3 +136,14 @@ def cgroup_dirs(layout, path: str) -> dict[str, str]:
             for c in h.controllers:
                 out[c] = h.mountpoint + path
     return out
+
+
+def rdma(t: Target, r: dict[str, Any]) -> None:
+    """rdma.max: the same file and format on cgroup v1 and v2."""
+    for dev, lim in r.items():
+        parts = [dev]
+        if lim.get("hcaHandles") is not None:
+            parts.append(f"hca_handle={lim['hcaHandles']}")
+        if lim.get("hcaObjects") is not None:
+            parts.append(f"hca_object={lim['hcaObjects']}")
+        t.write("rdma", "rdma.max", " ".join(parts), f"rdma.{dev}")

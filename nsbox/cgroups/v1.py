@@ -13,7 +13,7 @@ import errno
 
 from ..errors import ConfigError
 from ..kernel.errors import KernelError
-from .common import Skipped, Target
+from .common import Skipped, Target, rdma
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,16 +156,6 @@ def network(t: Target, n: dict[str, Any]) -> None:
         t.write("net_cls", "net_cls.classid", n["classID"], "network.classID")
     for p in n.get("priorities") or ():
         t.write("net_prio", "net_prio.ifpriomap", f"{p['name']} {p['priority']}", "network.priorities")
-
-
-def rdma(t: Target, r: dict[str, Any]) -> None:
-    for dev, lim in r.items():
-        parts = [dev]
-        if lim.get("hcaHandles") is not None:
-            parts.append(f"hca_handle={lim['hcaHandles']}")
-        if lim.get("hcaObjects") is not None:
-            parts.append(f"hca_object={lim['hcaObjects']}")
-        t.write("rdma", "rdma.max", " ".join(parts), f"rdma.{dev}")
 
 
 def unified(t: Target, u: dict[str, str]) -> None:

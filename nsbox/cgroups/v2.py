@@ -27,7 +27,7 @@ import os
 
 from ..errors import ConfigError
 from ..kernel.errors import KernelError
-from .common import Skipped, Target, write_value
+from .common import Skipped, Target, rdma, write_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -162,16 +162,6 @@ def hugepages(t: Target, limits: list[dict[str, Any]]) -> None:
         t.write("hugetlb", f"hugetlb.{size}.max", h["limit"], f"hugepageLimits.{size}")
         if t.has("hugetlb", f"hugetlb.{size}.rsvd.max"):
             t.write("hugetlb", f"hugetlb.{size}.rsvd.max", h["limit"], f"hugepageLimits.{size}")
-
-
-def rdma(t: Target, r: dict[str, Any]) -> None:
-    for dev, lim in r.items():
-        parts = [dev]
-        if lim.get("hcaHandles") is not None:
-            parts.append(f"hca_handle={lim['hcaHandles']}")
-        if lim.get("hcaObjects") is not None:
-            parts.append(f"hca_object={lim['hcaObjects']}")
-        t.write("rdma", "rdma.max", " ".join(parts), f"rdma.{dev}")
 
 
 def network(t: Target, n: dict[str, Any]) -> None:

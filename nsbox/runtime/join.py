@@ -64,7 +64,6 @@ if TYPE_CHECKING:
     from .joincg import CgroupPlan
     from .launch import Launch
 
-TIOCSCTTY = 0x540E
 
 
 class ExecRequest:
@@ -301,7 +300,6 @@ def second(req: ExecRequest, sock: _socket.socket, pidfd: int, late: int, cgfd: 
 def terminal(req: ExecRequest, sock: _socket.socket) -> None:
     """A pty from the container's own devpts (we are in its mount namespace); the
     master goes to the caller, the slave becomes our controlling terminal."""
-    import fcntl
 
     try:
         master, slave = os.openpty()
@@ -312,13 +310,5 @@ def terminal(req: ExecRequest, sock: _socket.socket) -> None:
         process.set_winsize(master, *req.winsize)
     sync.send(sock, {"type": "pty"}, (master,))
     os.close(master)
-    fcntl.ioctl(slave, TIOCSCTTY, 0)
     user = req.launch.process.user
-    try:
-        os.fchown(slave, user.uid, user.gid)
-    except OSError:
-        pass
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    if slave > 2:
-        os.close(slave)
+    process.take_terminal(slave, user.uid, user.gid)

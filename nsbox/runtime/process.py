@@ -63,23 +63,29 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+def take_terminal(slave: int, uid: int, gid: int) -> None:
+    """Make the pty ``slave`` our controlling terminal and stdio, owned by the
+    process's user (a session leader's job: call after setsid)."""
+    import fcntl
+
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    try:
+        os.fchown(slave, uid, gid)
+    except OSError:
+        pass
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    if slave > 2:
+        os.close(slave)
+
+
 def prepare(launch: Launch) -> None:
     """Working directory, identity and privileges, before the fifo wait."""
     proc = launch.process
     user = proc.user
     if _console_slave >= 0:
         os.setsid()
-        import fcntl
-
-        fcntl.ioctl(_console_slave, TIOCSCTTY, 0)
-        try:
-            os.fchown(_console_slave, user.uid, user.gid)
-        except OSError:
-            pass
-        for target in (0, 1, 2):
-            os.dup2(_console_slave, target)
-        if _console_slave > 2:
-            os.close(_console_slave)
+        take_terminal(_console_slave, user.uid, user.gid)
     _chdir(proc.cwd)
     security.before_user_switch(launch)
     switch_user(launch)
