@@ -204,6 +204,7 @@ def _send(w: int, line: str) -> None:
 
 def _joiner(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
     try:
+        from . import sealed  # noqa: F401 - imported before the target's root hides our files
         prctl.set_dumpable(False)
         _cloexec_all()
         joined = join(p.fds, p.pid)
@@ -303,7 +304,10 @@ def _command(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
             from .sealed import exec_sealed
 
             exec_sealed(p.argv)
-        os.execvp(p.argv[0], p.argv)
+        # not os.execvp: it imports `warnings`, which the target's root may not have
+        from .sealed import resolve
+
+        os.execv(resolve(p.argv[0], os.environ.get("PATH")), p.argv)
     except OSError as e:
         code = 127 if e.errno in (E.ENOENT, E.ENOTDIR) else 126
         what = "command not found" if code == 127 else (e.strerror or "cannot execute")
