@@ -22,8 +22,27 @@ from . import state as S
 PENDING_PREFIX = S.PENDING_PREFIX
 
 
+def _stale_cache_files(store: S.Store) -> None:
+    """Half-written seccomp cache files (<sha>.bpf.<pid>.tmp) of a killed nsbox."""
+    d = f"{store.root}/seccomp"
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        if not n.endswith(".tmp"):
+            continue
+        pid = n[:-4].rpartition(".")[2]
+        if pid.isdigit() and not procfs.alive(int(pid)):
+            try:
+                os.unlink(f"{d}/{n}")
+            except OSError:
+                pass
+
+
 def collect(store: S.Store) -> list[str]:
     """Clean up after dead owners; returns what was collected (for -v output)."""
+    _stale_cache_files(store)
     done = []
     try:
         names = os.listdir(store.containers_dir)

@@ -173,3 +173,16 @@ def test_lookup_never_finds_pending_or_removed_dirs(tmp_path):
     for ref in (".new", ".", S.pending_name("e" * 64)):
         with pytest.raises(ContainerNotFound):
             st.lookup(ref)
+
+
+def test_gc_removes_half_written_cache_files(tmp_path):
+    st = S.Store(str(tmp_path))
+    st.ensure()
+    os.mkdir(f"{st.root}/seccomp")
+    dead = f"{st.root}/seccomp/abc.bpf.999999999.tmp"
+    mine = f"{st.root}/seccomp/abc.bpf.{os.getpid()}.tmp"
+    done = f"{st.root}/seccomp/abc.bpf"
+    for p in (dead, mine, done):
+        open(p, "w").close()
+    gc.collect(st)
+    assert not os.path.exists(dead) and os.path.exists(mine) and os.path.exists(done)
