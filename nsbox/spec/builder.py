@@ -11,7 +11,18 @@ import os
 
 from ..errors import ConfigError
 from . import model as m
+from .mounts import (  # noqa: F401 - HOST_SYSTEM_DIRS, MASKED, READONLY: used through this module too
+    HOST_SYSTEM_DIRS,
+    MASKED,
+    READONLY,
+    host_root_mounts,
+    host_secrets,
+    parse_tmpfs,
+    parse_volume,
+    standard_mounts,
+)
 from .options import RESOURCE_FIELDS, RunOptions
+from .user import environment, parse_user
 
 
 def default_device_rules() -> list[dict]:
@@ -19,23 +30,13 @@ def default_device_rules() -> list[dict]:
 
     return default_rules()
 
+
 KIND_ALIASES = {"net": "network", "network": "network", "mnt": "mount", "mount": "mount",
                 "pid": "pid", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time",
                 "user": "user"}
 ALL_KINDS = ("user", "mount", "pid", "network", "ipc", "uts", "cgroup", "time")
 PROC_LINK = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts",
              "cgroup": "cgroup", "time": "time"}
-HOST_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-PRIVATE_DIRS = (("/tmp", "mode=1777"), ("/root", "mode=700"), ("/home", "mode=755"),
-                ("/run", "mode=755"), ("/var/tmp", "mode=1777"))
-HOST_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
-                "/etc/security/opasswd")
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# Docker's defaults (moby oci/defaults.go), also runc spec's.
-MASKED = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-          "/sys/firmware", "/sys/devices/virtual/powercap", "/proc/interrupts")
-READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 
 class Host:
@@ -275,100 +276,6 @@ def auto_maps(host: Host) -> tuple[tuple[m.IDMapping, ...], tuple[m.IDMapping, .
     return out[0], out[1]
 
 
-def standard_mounts(ns: dict[str, m.Namespace | None], host: Host) -> list[m.Mount]:
-    """/proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys, /sys/fs/cgroup (runc spec's set)."""
-    userns = ns["user"] is not None
-    mounts = [
-        m.Mount(destination="/proc", type="proc", source="proc", options=("nosuid", "noexec", "nodev")),
-        m.Mount(destination="/dev", type="tmpfs", source="tmpfs",
-                options=("nosuid", "strictatime", "mode=755", "size=65536k")),
-        m.Mount(destination="/dev/pts", type="devpts", source="devpts",
-                options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")
-                + (() if host.rootless else ("gid=5",))),
-        m.Mount(destination="/dev/shm", type="tmpfs", source="shm",
-                options=("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
-        m.Mount(destination="/dev/mqueue", type="mqueue", source="mqueue",
-                options=("nosuid", "noexec", "nodev")),
-        m.Mount(destination="/sys", type="sysfs", source="sysfs",
-                options=("nosuid", "noexec", "nodev", "ro")),
-        m.Mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup",
-                options=("nosuid", "noexec", "nodev", "relatime", "ro")),
-    ]
-    if ns["network"] is None and userns:
-        # sysfs needs a network namespace owned by our user namespace (runc --rootless)
-        mounts[5] = m.Mount(destination="/sys", type="none", source="/sys",
-                            options=("rbind", "nosuid", "noexec", "nodev", "ro"))
-    return mounts
-
-
-def host_root_mounts(host: Host, rootfs: RootfsInput) -> list[m.Mount]:
-    """The embedded default root: host system dirs read-only, private writable dirs.
-
-    (/bin and friends are symlinks on merged-/usr systems: nsbox.image.rootfs
-    recreates those in the root directory.)  /etc is an overlay on the host's,
-    made read-only once set-up is done (it is in readonlyPaths): files can be
-    bind-mounted on it (-v, /etc/resolv.conf) though the host's is never touched."""
-    mounts: list[m.Mount] = []
-    for d in HOST_SYSTEM_DIRS:
-        if not host.lexists(d) or host.islink(d):
-            continue
-        if d == "/etc" and rootfs.upper:
-            mounts.append(m.Mount(destination=d, type="overlay", source="overlay",
-                                  options=("nosuid", "nodev", f"lowerdir={d}",
-                                           f"upperdir={m.overlay_escape(rootfs.upper)}",
-                                           f"workdir={m.overlay_escape(rootfs.work)}")))
-            continue
-        mounts.append(m.Mount(destination=d, type="bind", source=d,
-                              options=("rbind", "rro", "nosuid", "nodev")))
-    for d, mode in PRIVATE_DIRS:
-        mounts.append(m.Mount(destination=d, type="tmpfs", source="tmpfs",
-                              options=("nosuid", "nodev", mode)))
-    return mounts
-
-
-def host_secrets(host: Host) -> list[str]:
-    """Files of the host's /etc a container must not read (masked with /dev/null)."""
-    out = [p for p in HOST_SECRETS if host.lexists(p)]
-    out += [f"/etc/ssh/{n}" for n in host.listdir("/etc/ssh") if n.endswith("_key")]
-    return out
-
-
-def parse_volume(text: str) -> m.Mount:
-    """-v SRC:DST[:OPTS] with OPTS a comma list of ro|rw|propagation|nosuid|..."""
-    parts = text.split(":")
-    if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
-        raise ConfigError(f"-v `{text}`: expected SRC:DST[:OPTIONS]")
-    src, dst = parts[0], parts[1]
-    if not src.startswith("/"):
-        src = os.path.abspath(src)
-    if not dst.startswith("/"):
-        raise ConfigError(f"-v `{text}`: destination `{dst}` must be an absolute path")
-    opts = ["rbind"]
-    if len(parts) == 3:
-        for o in parts[2].split(","):
-            o = o.strip()
-            if o in ("ro", "rw", "rro", "private", "rprivate", "shared", "rshared", "slave", "rslave",
-                     "unbindable", "runbindable", "nosuid", "nodev", "noexec", "suid", "dev", "exec"):
-                opts.append(o)
-            elif o in ("z", "Z", ""):
-                continue  # SELinux relabel options: no SELinux here, accepted as Docker does
-            else:
-                raise ConfigError(f"-v `{text}`: unknown option `{o}`")
-    if not os.path.exists(src):
-        raise ConfigError(f"-v `{text}`: bind mount source `{src}` does not exist")
-    return m.Mount(destination=dst, type="bind", source=src, options=tuple(opts))
-
-
-def parse_tmpfs(text: str) -> m.Mount:
-    dst, _, opts = text.partition(":")
-    if not dst.startswith("/"):
-        raise ConfigError(f"--tmpfs `{text}`: destination must be an absolute path")
-    options = ["nosuid", "nodev"] + [o for o in opts.split(",") if o]
-    if not any(o.startswith("mode=") for o in options):
-        options.append("mode=1777")
-    return m.Mount(destination=dst, type="tmpfs", source="tmpfs", options=tuple(options))
-
-
 def time_offsets(o: RunOptions, timens: bool) -> dict[str, m.TimeOffset]:
     out: dict[str, m.TimeOffset] = {}
     for item in o.time_offset:
@@ -384,84 +291,6 @@ def time_offsets(o: RunOptions, timens: bool) -> dict[str, m.TimeOffset]:
     if out and not timens:
         raise ConfigError("--time-offset: needs a new time namespace (drop --share time)")
     return out
-
-
-def parse_user(spec: str | None, passwd: str | None) -> m.User:
-    """-u UID[:GID] or NAME[:GROUP], names looked up in the root's /etc/passwd."""
-    if not spec:
-        return m.User(uid=0, gid=0)
-    u, _, g = spec.partition(":")
-    uid = _lookup(u, passwd, 2, "-u user")
-    gid: int
-    if g:
-        gid = _lookup(g, passwd.replace("passwd", "group") if passwd else None, 2, "-u group")
-    else:
-        gid = _passwd_gid(uid, passwd)
-    return m.User(uid=uid, gid=gid)
-
-
-def _read_db(path: str | None) -> list[list[str]]:
-    if not path:
-        return []
-    try:
-        with open(path) as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
-    except OSError:
-        return []
-
-
-def _lookup(value: str, path: str | None, idx: int, what: str) -> int:
-    if value.isdigit():
-        return int(value)
-    for row in _read_db(path):
-        if row[0] == value and len(row) > idx:
-            return int(row[idx])
-    raise ConfigError(f"{what} `{value}`: not found in the container's {os.path.basename(path or 'passwd')}")
-
-
-def _passwd_gid(uid: int, path: str | None) -> int:
-    for row in _read_db(path):
-        if len(row) > 3 and row[2] == str(uid):
-            return int(row[3])
-    return uid if uid != 0 else 0
-
-
-def _home(uid: int, path: str | None) -> str:
-    for row in _read_db(path):
-        if len(row) > 5 and row[2] == str(uid):
-            return row[5]
-    return "/root" if uid == 0 else "/"
-
-
-def environment(o: RunOptions, user: m.User, hostname: str, passwd: str | None) -> tuple[str, ...]:
-    env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": _home(user.uid, passwd)}
-    if o.tty:
-        env["TERM"] = os.environ.get("TERM", "xterm")
-    for path in o.env_file:
-        try:
-            with open(path) as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise ConfigError(f"--env-file `{path}`: {e.strerror}") from None
-        for n, line in enumerate(lines, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            _set_env(env, line, f"--env-file {path}:{n}")
-    for item in o.env:
-        _set_env(env, item, "-e")
-    return tuple(f"{k}={v}" for k, v in env.items())
-
-
-def _set_env(env: dict[str, str], item: str, where: str) -> None:
-    key, eq, value = item.partition("=")
-    if not key or "\0" in item:
-        raise ConfigError(f"{where} `{item}`: expected KEY=VALUE")
-    if not eq:
-        if key in os.environ:  # -e KEY passes the caller's value, as Docker does
-            env[key] = os.environ[key]
-        return
-    env[key] = value
 
 
 def cgroup_parent_default() -> str:
