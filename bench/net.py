@@ -232,6 +232,7 @@ def main() -> None:
     finally:
         b.stop()
         delete_namespaces()
+        C.remove_cgroup_parent()
     load = meter.stop(0.0)
     lines = report(results)
     for line in lines:
