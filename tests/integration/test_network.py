@@ -46,6 +46,9 @@ def tun_usable():
     st = os.stat("/dev/net/tun")
     if st.st_mode & 0o006 != 0o006:
         os.chmod("/dev/net/tun", 0o666)
+    yield
+    if st.st_mode & 0o006 != 0o006:
+        os.chmod("/dev/net/tun", st.st_mode & 0o7777)  # as we found it
 
 
 def leases(store: str) -> list[str]:
