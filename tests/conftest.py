@@ -234,7 +234,7 @@ def busybox_rootfs(tmp_path_factory) -> str:
             link.symlink_to("busybox")
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"
                                          "user:x:1000:1000::/home/user:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n")
+    (root / "etc" / "group").write_text("root:x:0:\nwheel:x:10:user\nuser:x:1000:\nnogroup:x:65534:\n")
     os.chmod(root / "tmp", 0o1777)
     # world-readable so the rootless user can use it
     subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)

@@ -344,6 +344,11 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
                               "use --userns auto or --uidmap)")
         if not userns.maps_id(userns.ranges(gids), user.gid):
             raise ConfigError(f"-u {o.user}: gid {user.gid} is not mapped in the container's user namespace")
+        # supplementary groups from /etc/group: only mapped ones, and none where setgroups(2)
+        # is denied (an unprivileged single-gid map, user_namespaces(7))
+        single = host.rootless and len(gids) == 1 and gids[0].size == 1
+        user = user.replace(additional_gids=() if single else tuple(
+            g for g in user.additional_gids if userns.maps_id(userns.ranges(gids), g)))
 
     mounts: list[m.Mount] = []
     masked = list(MASKED)

@@ -16,17 +16,34 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def parse_user(spec: str | None, passwd: str | None) -> m.User:
-    """-u UID[:GID] or NAME[:GROUP], names looked up in the root's /etc/passwd."""
+    """-u UID[:GID] or NAME[:GROUP], names looked up in the root's /etc/passwd; the
+    groups the root's /etc/group lists the user in become its supplementary
+    groups, as Docker does."""
     if not spec:
         return m.User(uid=0, gid=0)
     u, _, g = spec.partition(":")
     uid = _lookup(u, passwd, 2, "-u user")
     gid: int
     if g:
-        gid = _lookup(g, passwd.replace("passwd", "group") if passwd else None, 2, "-u group")
+        gid = _lookup(g, group_file(passwd), 2, "-u group")
     else:
         gid = _passwd_gid(uid, passwd)
-    return m.User(uid=uid, gid=gid)
+    # initgroups(3): the primary group, then every group /etc/group lists the user in
+    extra = (gid,) + tuple(x for x in supplementary_gids(uid, passwd) if x != gid)
+    return m.User(uid=uid, gid=gid, additional_gids=extra)
+
+
+def group_file(passwd: str | None) -> str | None:
+    return os.path.join(os.path.dirname(passwd), "group") if passwd else None
+
+
+def supplementary_gids(uid: int, passwd: str | None) -> tuple[int, ...]:
+    """The gids of the groups whose member list names the user (by its passwd name)."""
+    name = next((row[0] for row in _read_db(passwd) if len(row) > 2 and row[2] == str(uid)), None)
+    if name is None:
+        return ()
+    return tuple(int(row[2]) for row in _read_db(group_file(passwd))
+                 if len(row) > 3 and row[2].isdigit() and name in row[3].split(","))
 
 
 def _read_db(path: str | None) -> list[list[str]]:

@@ -81,6 +81,8 @@ def test_user_by_name_from_the_root_filesystem(runner, busybox_rootfs):
     args = ["--userns", "auto"] if runner.rootless else []
     r = runner.run("run", *args, "--rootfs", busybox_rootfs, "-u", "user", "--", "id", check=True)
     assert "uid=1000(user) gid=1000(user)" in r.stdout
+    groups = r.stdout.split("groups=")[1].split()[0].split(",")
+    assert sorted(groups) == ["10(wheel)", "1000(user)"]  # supplementary groups from /etc/group, as Docker
     r = runner.run("run", *args, "--rootfs", busybox_rootfs, "-u", "nosuchuser", "--", "id")
     assert r.returncode == 125 and "nosuchuser" in r.stderr
 

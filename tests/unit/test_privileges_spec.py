@@ -171,7 +171,7 @@ def test_oom_groups_landlock(host):
     s = spec_for(host, oom_score_adj="-17", group_add=("audio", "4,audio"), user="user",
                  landlock_ro=("/usr", "/etc"), landlock_rw=("/tmp",))
     assert s.process.oom_score_adj == -17
-    assert s.process.user.additional_gids == (29, 4)
+    assert s.process.user.additional_gids == (1000, 29, 4)  # initgroups: the primary group first
     assert s.annotations["run.nsbox.landlock.ro"] == "/usr:/etc"
     assert s.annotations["run.nsbox.landlock.rw"] == "/tmp"
 
