@@ -241,11 +241,30 @@ def resolve_user(req: ExecRequest) -> None:
     else:
         gid = int(row[3]) if row is not None and row[3].isdigit() else (uid if uid else 0)
     launch = req.launch
-    launch.process = launch.process.replace(user=User(uid=uid, gid=gid))
+    groups: tuple[int, ...] = ()
+    if launch.allow_setgroups and row is not None:
+        # initgroups(3), as run -u: the primary group, then those /etc/group lists the user in,
+        # the ones mapped in the user namespace we are in
+        mapped = _mapped_gids()
+        groups = tuple(dict.fromkeys([gid] + [
+            int(r[2]) for r in read_db("/etc/group")
+            if len(r) > 3 and r[2].isdigit() and row[0] in r[3].split(",")]))
+        groups = tuple(x for x in groups if mapped(x))
+    launch.process = launch.process.replace(user=User(uid=uid, gid=gid, additional_gids=groups))
     if req.home_from_user:
         home = row[5] if row is not None and len(row) > 5 and row[5] else ("/root" if uid == 0 else "/")
         env = [kv for kv in launch.process.env if not kv.startswith("HOME=")] + [f"HOME={home}"]
         launch.process = launch.process.replace(env=tuple(env))
+
+
+def _mapped_gids():
+    """gid -> mapped in our user namespace (from /proc/self/gid_map)."""
+    try:
+        with open("/proc/self/gid_map") as f:
+            rs = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    except OSError:
+        return lambda gid: True
+    return lambda gid: any(i <= gid < i + n for i, _o, n in rs)
 
 
 def chdir_inside(cwd: str) -> None:

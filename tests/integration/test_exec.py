@@ -71,6 +71,7 @@ def test_exec_user(runner, sleeper):
     r = runner.run("exec", "-u", "1000", sleeper, "sh", "-c", "id; echo $HOME", check=True)
     ident, home = r.stdout.splitlines()
     assert ident.startswith("uid=1000(user) gid=1000(user)") and home == "/home/user"
+    assert sorted(ident.split("groups=")[1].split(",")) == ["10(wheel)", "1000(user)"]  # initgroups, as run -u
     r = runner.run("exec", "-u", "nobody:nogroup", sleeper, "id", "-u", check=True)
     assert r.stdout == "65534\n"
     r = runner.run("exec", "-u", "4321:4322", sleeper, "sh", "-c", "id -u; id -g", check=True)
