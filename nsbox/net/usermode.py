@@ -94,13 +94,16 @@ def pasta(created: Created, mode: NetMode, ports: list[Port]) -> None:
             created.hold("net-netns", f"unregister network namespace `{path}`", lambda: release_netns(rec), **rec)
             register_netns(created.pid, path)
         args += ["--runas", "0:0", "--netns", path]
+    elif created.ns_fds:  # init's own fds: it may be non-dumpable (runtime/launch.py)
+        args += ["--userns", f"/proc/self/fd/{created.ns_fds['user']}",
+                 "--netns", f"/proc/self/fd/{created.ns_fds['network']}"]
     else:
         args.append(str(created.pid))
     hrec = {"pidfile": f"{state_dir}/pasta.pid", "exe": "pasta"}
     created.hold("net-helper", "stop pasta", lambda: release_helper(hrec), **hrec)
     try:
         r = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True, timeout=READY_TIMEOUT)
+                           text=True, timeout=READY_TIMEOUT, pass_fds=tuple(created.ns_fds.values()))
     except subprocess.TimeoutExpired:
         raise NetworkError(f"--network pasta: pasta did not finish its set-up in {READY_TIMEOUT:.0f} s") from None
     if r.returncode != 0:
@@ -162,13 +165,17 @@ def slirp4netns(created: Created, mode: NetMode, ports: list[Port]) -> None:
         args.append("--enable-ipv6")
     if mode.option("outbound_addr"):
         args.append(f"--outbound-addr={mode.option('outbound_addr')}")
-    args += [str(created.pid), "eth0"]
+    if created.ns_fds:  # init's own fds: it may be non-dumpable (runtime/launch.py)
+        args += ["--netns-type=path", f"--userns-path=/proc/self/fd/{created.ns_fds['user']}",
+                 f"/proc/self/fd/{created.ns_fds['network']}", "eth0"]
+    else:
+        args += [str(created.pid), "eth0"]
     hrec = {"pidfile": f"{state_dir}/slirp4netns.pid", "exe": "slirp4netns"}
     created.hold("net-helper", "stop slirp4netns", lambda: release_helper(hrec), **hrec)
     log = os.open(f"{state_dir}/slirp4netns.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        p = subprocess.Popen(args, pass_fds=(ready_w, exit_r), cwd=state_dir, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=log, start_new_session=True)
+        p = subprocess.Popen(args, pass_fds=(ready_w, exit_r, *created.ns_fds.values()), cwd=state_dir,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     finally:
         os.close(log)
         os.close(ready_w)

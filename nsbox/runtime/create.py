@@ -61,6 +61,7 @@ class Created:
         self.pty_master = -1
         self.cgroup: Cgroup | None = None
         self.cgroup_rest: list = []  # hierarchies the parent joins init to (the others it joins itself)
+        self.ns_fds: dict[str, int] = {}  # init's namespaces it sent us ("network", "user")
         self.pidns_empty = False  # set when init, PID 1 of a namespace of its own, was reaped
         # work for the parent while init sets up its root (config.json, state): off the critical path
         self.while_init_works: list = []
@@ -322,6 +323,12 @@ def _drive_init(created: Created) -> None:
             continue
         if kind == "ready":
             mark("main: ready")
+            kinds = msg.get("ns") or []
+            for kind_, fd in zip(kinds, fds):
+                created.ns_fds[kind_] = fd
+                created.undo.push(f"close the {kind_} namespace fd", lambda fd=fd: os.close(fd))
+            for fd in fds[len(kinds):]:
+                os.close(fd)
             return
         raise sync.ProtocolError(f"set up the container: unexpected message {kind!r}")
 

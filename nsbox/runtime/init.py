@@ -121,6 +121,12 @@ def preload(launch: Launch) -> None:
         __import__(name)
 
 
+def _own_ns_fds() -> tuple[int, ...]:
+    """Our network and user namespaces, for an unprivileged network helper that may
+    not open a non-dumpable process's /proc/PID/ns/* (ptrace(2) access mode)."""
+    return tuple(os.open(f"/proc/self/ns/{link}", os.O_RDONLY | os.O_CLOEXEC) for link in ("net", "user"))
+
+
 class CgroupBarrier:
     """Wait until the parent has moved us into the container's cgroup, then
     create the cgroup namespace (once; before /sys/fs/cgroup is mounted)."""
@@ -196,10 +202,13 @@ def init(launch: Launch, sock: _socket.socket) -> None:
             os.close(master)
         if plan.setup_rootfs:
             rootfs.finish(plan, k)
+        ns_fds = _own_ns_fds() if launch.send_ns_fds else ()
         process.prepare(launch)
         argv0 = process.find_executable(launch)
         mark("init: ready")
-        sync.send(sock, {"type": "ready"})
+        sync.send(sock, {"type": "ready", "ns": ["network", "user"] if ns_fds else []}, ns_fds)
+        for fd in ns_fds:
+            os.close(fd)
         process.wait_for_start(launch)
         process.exec_container(launch, argv0)
     except BaseException as e:  # noqa: BLE001

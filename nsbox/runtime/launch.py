@@ -74,11 +74,11 @@ class Launch:
         # rootless in a new PID namespace: there nobody else can see it, and an
         # unprivileged parent (pasta, slirp4netns, /proc/PID/ns/*) could not reach
         # a non-dumpable child (ptrace(2) "access mode checking").
-        # Rootless with pasta/slirp4netns: the helper, unprivileged, joins init's
-        # namespaces by /proc/PID/ns/* after "ready" (net/usermode.py), which a
-        # non-dumpable init refuses; the interpreter is then reachable but not
-        # writable by the container's root unless the user owns it.
+        # Rootless with pasta/slirp4netns: the helper, unprivileged, could not open
+        # a non-dumpable init's /proc/PID/ns/*, so init sends its network and user
+        # namespace fds with "ready" and the helper gets /proc/self/fd/N paths.
         usermode_net = spec.annotations.get("run.nsbox.network", "").partition(":")[0] in (
             "pasta", "slirp4netns")  # net/spec.py ANN_NETWORK
-        self.nondumpable = not rootless or ("pid" not in self.new and not usermode_net)
+        self.send_ns_fds = rootless and usermode_net
+        self.nondumpable = not rootless or "pid" not in self.new
         self.oom_score_set = False  # written by the intermediate before it forks init

@@ -340,6 +340,7 @@ def test_user_lookup_inside(tmp_path, monkeypatch):
 
     class L:
         process = _proc()
+        allow_setgroups = False  # supplementary groups: see test_exec_user (integration)
 
     def resolve(spec: str) -> model.User:
         req = ExecRequest(L(), 1, 0, "x")
