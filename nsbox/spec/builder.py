@@ -331,6 +331,10 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
     new_user = ns["user"] is not None and ns["user"].path is None
     uids, gids = id_maps(o, host) if new_user else ((), ())
     hostname = o.hostname if o.hostname is not None else cid[:12]
+    for flag, value in (("--hostname", o.hostname), ("--domainname", o.domainname)):
+        # sethostname(2)/setdomainname(2): at most HOST_NAME_MAX (64) bytes, checked before anything starts
+        if value is not None and (len(value.encode()) > 64 or not value or "\0" in value):
+            raise ConfigError(f"{flag} `{value}`: must be 1 to 64 bytes (HOST_NAME_MAX)")
     if ns["uts"] is None and (o.hostname or o.domainname):
         raise ConfigError("--hostname/--domainname: needs a new UTS namespace (drop --uts host)")
     passwd = rootfs.passwd

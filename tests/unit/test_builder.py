@@ -123,3 +123,9 @@ def test_cgroup_parent_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NSBOX_CGROUP_PARENT", "../up")
     with pytest.raises(ConfigError, match="NSBOX_CGROUP_PARENT"):
         b.build(o, cid="d" * 64, rootfs=b.RootfsInput("/r"), host=host(tmp_path, euid=0))
+
+
+def test_hostname_length(tmp_path):
+    with pytest.raises(ConfigError, match="--hostname `x{65}`: must be 1 to 64 bytes"):
+        build(tmp_path, hostname="x" * 65)
+    assert build(tmp_path, hostname="x" * 64).hostname == "x" * 64
