@@ -21,7 +21,7 @@ from ..kernel.fs import fd_path
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..cgroups.detect import Layout
-    from ..kernel.linux import LinuxKernel as Kernel
+    from ..kernel.iface import Kernel
     from .plan import MountStep
 
 RO_BITS = M.MS_RDONLY | M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC

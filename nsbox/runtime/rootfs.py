@@ -17,7 +17,7 @@ from ..spec.model import overlay_escape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..kernel.linux import LinuxKernel as Kernel
+    from ..kernel.iface import Kernel
     from .plan import DeviceStep, MountStep, Plan
 
 # What a rootless container binds from the host when the kernel refuses it a

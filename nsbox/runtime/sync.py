@@ -5,29 +5,44 @@ this same program, and ``import json`` would cost 15 ms of start-up).  File
 descriptors travel as SCM_RIGHTS, as in runc's ``sync.go``.  Errors cross as
 data: ``{"type": "error", "errno": 1, "msg": "mount `proc` to `/proc`"}``.
 
+    Rootful with nothing to join ("direct", create._fork_direct):
+    main (nsbox)                           init (PID 1)
+    ------------                           ------------
+    clone3(CLONE_NEW*, CLONE_INTO_CGROUP)  pdeathsig; in its namespaces and its
+      ------------------------------------>  cgroup2 cgroup from birth
+    config.json, pid, /run/netns           rootfs steps; at the first cgroup mount:
+      (while init works)                     "0" > v1 tasks (joins itself),
+                                             unshare(CLONE_NEWCGROUP)
+
+    Otherwise (a user namespace, or namespaces to join by path):
     main (nsbox)                           intermediate (stage 1)
     ------------                           ----------------------
     fork ------------------------------->  pdeathsig; setns(joined namespaces)
                                            unshare(CLONE_NEWUSER) if new
-                                   <-----  {"type": "stage1"}
-    cgroup.procs <- pid
+                                   <-----  {"type": "stage1"}        (new userns only)
     uid_map/gid_map (or newuidmap)
     {"type": "stage1_ack"}  ------------>  setresuid(0); unshare(the rest)
                                            write timens_offsets; fork init
                                    <-----  {"type": "init_pid", "pid": N}
     waitpid(intermediate)                  exit(0)
-    (init is now our child: subreaper)
-                                           init (stage 2, PID 1)
-                                           -----------------------
-    {"type": "reparented"} ------------->  pdeathsig(SIGKILL)
-                                           rootfs steps, pivot_root, hostname,
-                                           lo up, user, caps, nnp, seccomp
+    (init is now our child: subreaper)     init (stage 2, PID 1)
+    {"type": "reparented"} ------------->  pdeathsig(SIGKILL); rootfs steps
+    cgroup.procs <- init
+    {"type": "cgroup"} ----------------->  (at the first cgroup mount) unshare(CLONE_NEWCGROUP)
+
+    Both, then:
+                                           pivot_root, hostname, lo up, masks,
+                                           user, caps
                                    <-----  {"type": "pty"} + master fd (if terminal)
-                                   <-----  {"type": "ready"}
+                                   <-----  {"type": "ready", "ns": [...]} + init's
+                                           net/user ns fds (rootless pasta/slirp4netns)
+    network set-up (before_start)
     state "created"
     open exec.fifo for reading ----------  (init blocked opening it for writing)
+                                           nnp, seccomp, Landlock;
                                            execve(args): socket closes (CLOEXEC)
     EOF on the socket = exec succeeded;    {"type": "error", ...} = it failed
+    (a foreground run reads it after the container exits: create.exec_error)
 """
 
 from __future__ import annotations
