@@ -36,8 +36,8 @@ READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 # rules nsbox applies, so all three do the same work.
 NSBOX_CONFIG = """
 import json, sys
-from nsbox.spec.builder import RootfsInput, build
-from nsbox.spec.options import RunOptions
+from nsbox.specgen.builder import RootfsInput, build
+from nsbox.specgen.options import RunOptions
 rootfs, args = sys.argv[1], json.loads(sys.argv[2])
 spec = build(RunOptions(command=tuple(args), share=("time",)), cid="0" * 64,
              rootfs=RootfsInput(rootfs, passwd=rootfs + "/etc/passwd"))
@@ -67,7 +67,7 @@ def oci_config(rootfs: str, cgroups_path: str, args: list[str]) -> dict:
         cfg.pop("annotations", None)
         cfg["linux"]["cgroupsPath"] = cgroups_path
         cfg["ociVersion"] = "1.0.2-dev"  # what Debian's runc spec writes; crun 1.8 refuses "1.3.0"
-        _note_source("nsbox's own OCI config (nsbox.spec.builder) with the bench's cgroupsPath")
+        _note_source("nsbox's own OCI config (nsbox.specgen.builder) with the bench's cgroupsPath")
         return cfg
     _note_source("runc spec + nsbox's defaults (nsbox's builder failed: "
                  f"{(r.stderr.strip().splitlines() or ['?'])[-1]})")

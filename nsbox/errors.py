@@ -6,19 +6,16 @@ classes here are for everything that is not a failed system call.
 
 from __future__ import annotations
 
-from .kernel.errors import KernelError
+from .kernel.errors import Error, KernelError
 
-__all__ = ["NsboxError", "ConfigError", "UserNamespaceUnavailable", "ContainerNotFound",
-           "ContainerStateError", "ExecError", "KernelError"]
+__all__ = ["Error", "NsboxError", "ConfigError", "UserNamespaceUnavailable", "NotFound", "Conflict",
+           "ContainerNotFound", "ContainerStateError", "ExecError", "KernelError", "ProcessError",
+           "LimitWarning"]
 
-
-class NsboxError(Exception):
-    """Base of nsbox's own errors; ``str(e)`` is the one line the CLI prints."""
-
-    exit_code = 1
+NsboxError = Error  # the name the engine's modules use
 
 
-class ConfigError(NsboxError):
+class ConfigError(Error, ValueError):
     """An invalid option or config value (names the option/JSON path and the value)."""
 
 
@@ -26,12 +23,20 @@ class UserNamespaceUnavailable(NsboxError):
     """The kernel refuses an unprivileged user namespace; the message says how to fix it."""
 
 
-class ContainerNotFound(NsboxError):
-    pass
+class NotFound(Error):
+    """No container (or image, network) of that name or id."""
 
 
-class ContainerStateError(NsboxError):
-    pass
+class Conflict(Error):
+    """The container is in the wrong state for the operation, or the name is taken."""
+
+
+ContainerNotFound = NotFound
+ContainerStateError = Conflict
+
+
+class LimitWarning(UserWarning):
+    """A limit this machine could not apply (the run went on without it)."""
 
 
 class ExecError(NsboxError):
@@ -40,3 +45,13 @@ class ExecError(NsboxError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class ProcessError(Error):
+    """``Result.check_returncode()`` on a command that did not exit 0 (as
+    subprocess.CalledProcessError); ``result`` holds the whole Result."""
+
+    def __init__(self, result: object, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+        self.returncode: int = getattr(result, "returncode", 1)

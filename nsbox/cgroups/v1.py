@@ -161,7 +161,7 @@ def network(t: Target, n: dict[str, Any]) -> None:
 def unified(t: Target, u: dict[str, str]) -> None:
     """cgroup v2 files on a v1 controller: only the two weights nsbox's own flags
     produce are translated; anything else is an error, as the spec requires."""
-    from ..spec.resources import io_to_blkio_weight, weight_to_shares
+    from ..specgen.resources import io_to_blkio_weight, weight_to_shares
 
     for key, value in u.items():
         text = str(value).strip()

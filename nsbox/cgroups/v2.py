@@ -91,7 +91,7 @@ def memory(t: Target, m: dict[str, Any]) -> None:
 
 
 def shares_to_weight(shares: int) -> int:
-    from ..spec.resources import shares_to_weight as conv
+    from ..specgen.resources import shares_to_weight as conv
 
     return conv(shares)
 

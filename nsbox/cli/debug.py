@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         raise UsageError("debug: the target container's name is needed (see nsbox debug --help)")
     ref, command = rest[0], rest[1:] or ["/bin/sh"]
     from ..inspect.target import ns_inode, resolve
-    from ..spec.options import RunOptions
+    from ..specgen.options import RunOptions
 
     target = resolve(ref, "debug")
     userns = None

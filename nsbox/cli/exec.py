@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         return 0
     if len(rest) < 2:
         raise UsageError("exec: expected a container and a command: nsbox exec [OPTIONS] NAME CMD [ARGS...]")
-    from ..spec.options import ExecOptions
+    from ..specgen.options import ExecOptions
 
     fields = {f.name for f in ExecOptions._table()}
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}

@@ -52,7 +52,7 @@ OPTIONS = [
         "unbindable (r-prefixed too), nosuid, nodev, noexec", "SRC:DST[:OPTS]"),
     Opt("--tmpfs", "tmpfs", "list", "mount a tmpfs on DST", "DST[:OPTS]"),
     Opt("--read-only", "read_only", "bool", "mount the container's root read-only"),
-    # privileges (nsbox.spec.privileges)
+    # privileges (nsbox.specgen.privileges)
     Opt("--privileged", "privileged", "bool", "every capability, no seccomp filter, no masked or "
         "read-only /proc and /sys paths, the host's devices"),
     Opt("--cap-add", "cap_add", "list", "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL; "
@@ -107,7 +107,7 @@ COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
 
 
 def options_from(values: dict, command: list[str]):
-    from ..spec.options import RunOptions
+    from ..specgen.options import RunOptions
 
     fields = {f.name for f in RunOptions._table()}
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}

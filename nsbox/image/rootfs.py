@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from ..spec.builder import HOST_SYSTEM_DIRS, RootfsInput
+from ..specgen.builder import HOST_SYSTEM_DIRS, RootfsInput
 
 ROOT_MARKERS = ("bin", "usr", "sbin", "lib", "etc")
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import os
 
 
-class KernelError(OSError):
+class Error(Exception):
+    """The root of every error nsbox raises (``nsbox.Error``); ``str(e)`` is the
+    one line the CLI prints after ``nsbox: ``.  It lives in the lowest layer so
+    that KernelError, an OSError, can be one too."""
+
+    exit_code = 1
+
+
+class KernelError(OSError, Error):
     """A failed system call, with the operation and path it was about."""
 
     def __init__(self, err: int, op: str, path: str | None = None, hint: str | None = None) -> None:

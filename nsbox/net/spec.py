@@ -13,7 +13,7 @@ from .mode import DEFAULT_NETWORK, NetMode, check, default, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..spec.options import RunOptions
+    from ..specgen.options import RunOptions
 
 ANN_NETWORK = "run.nsbox.network"
 ANN_PORTS = "run.nsbox.network.ports"

@@ -38,7 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
 
-    from ..spec.options import RunOptions
+    from ..specgen.options import RunOptions
     from .create import Created
 
 SUPERVISE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervise.py")

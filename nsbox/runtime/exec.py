@@ -22,7 +22,7 @@ from . import sync
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..spec import model
-    from ..spec.options import ExecOptions
+    from ..specgen.options import ExecOptions
     from .join import ExecRequest
     from .joincg import CgroupPlan
 

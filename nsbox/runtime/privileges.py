@@ -57,7 +57,7 @@ def cap_masks(capabilities: object, last: int) -> dict[str, int]:
 
 
 def landlock_rules(launch: Launch) -> tuple[list[tuple[str, int]], int]:
-    from ..spec.privileges import ANN_LANDLOCK_RO, ANN_LANDLOCK_RW
+    from ..specgen.privileges import ANN_LANDLOCK_RO, ANN_LANDLOCK_RW
 
     ann = launch.spec.annotations
     ro = [p for p in ann.get(ANN_LANDLOCK_RO, "").split(":") if p]

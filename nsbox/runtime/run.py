@@ -21,7 +21,7 @@ from .create import Created, create, start
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..spec.options import RunOptions
+    from ..specgen.options import RunOptions
 
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
 
@@ -55,7 +55,7 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             cid: str | None = None) -> Created:
     """Make the container directory, its root filesystem, spec and launch plan."""
     from ..image.rootfs import prepare as prepare_rootfs
-    from ..spec.builder import Host, build, id_maps, namespaces
+    from ..specgen.builder import Host, build, id_maps, namespaces
     from .launch import Launch
     from .plan import make_plan
 

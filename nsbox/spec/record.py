@@ -14,11 +14,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from ..errors import ConfigError
+
 _MISSING = object()
 _REGISTRY: dict[str, type[Record]] = {}
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A config problem; ``path`` is the JSON path of the offending value."""
 
     def __init__(self, path: str, message: str) -> None:

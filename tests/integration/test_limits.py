@@ -68,7 +68,7 @@ import json, os, sys
 from nsbox.runtime import state as S
 from nsbox.runtime.create import create, start
 from nsbox.runtime.run import prepare, wait_exit, finish
-from nsbox.spec.options import RunOptions
+from nsbox.specgen.options import RunOptions
 store = S.Store({str(tmp_path)!r}); store.ensure()
 c = prepare(RunOptions(command=({PY!r}, "-c", {HOG!r}), memory="32m"), store, detached=False, auto_remove=False)
 create(c, c.launch.linux.cgroups_path); start(c)

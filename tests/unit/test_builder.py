@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nsbox.errors import ConfigError
-from nsbox.spec import builder as b
-from nsbox.spec.options import RunOptions
+from nsbox.specgen import builder as b
+from nsbox.specgen.options import RunOptions
 
 
 def host(tmp_path, euid=1000, subuid="u:100000:65536\n") -> b.Host:

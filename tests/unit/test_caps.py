@@ -33,7 +33,7 @@ def test_unknown_name():
 
 
 def test_mask_round_trip():
-    from nsbox.spec.privileges import DEFAULT_CAPS
+    from nsbox.specgen.privileges import DEFAULT_CAPS
 
     mask = caps.to_mask(DEFAULT_CAPS)
     assert mask == DOCKER_DEFAULT_MASK

@@ -146,7 +146,7 @@ def test_unified_weights_are_translated(cg):
     set_fixture(cg, "blkio.weight", "500")
     v1.apply(str(cg), {"unified": {"io.weight": "default 10000", "cpu.weight": "100"}})
     assert read(cg, "blkio.weight") == "1000"
-    from nsbox.spec.resources import shares_to_weight
+    from nsbox.specgen.resources import shares_to_weight
 
     assert shares_to_weight(int(read(cg, "cpu.shares"))) == 100
 

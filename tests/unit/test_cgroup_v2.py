@@ -6,7 +6,7 @@ import pytest
 
 from nsbox.cgroups import v2
 from nsbox.errors import ConfigError
-from nsbox.spec.resources import shares_to_weight, weight_to_shares
+from nsbox.specgen.resources import shares_to_weight, weight_to_shares
 
 from .cgroupfs_fixture import V2_FILES, read, set_fixture
 

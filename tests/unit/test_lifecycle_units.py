@@ -61,7 +61,7 @@ def test_lock_detects_removal_while_waiting(tmp_path):
     time.sleep(0.5)
     c.remove_dir()
     c.unlock()
-    assert p.communicate(timeout=20)[0].strip() == "ContainerNotFound"
+    assert p.communicate(timeout=20)[0].strip() == "NotFound"
     assert later.state  # (a stale object reads nothing new)
 
 
@@ -295,7 +295,7 @@ def _proc(**kw):
 
 def test_exec_environment(tmp_path, monkeypatch):
     from nsbox.runtime.exec import environment
-    from nsbox.spec.options import ExecOptions
+    from nsbox.specgen.options import ExecOptions
 
     envfile = tmp_path / "env"
     envfile.write_text("# comment\nB=file\n\nA=file\n")
@@ -314,7 +314,7 @@ def test_exec_environment(tmp_path, monkeypatch):
 
 def test_exec_checks():
     from nsbox.runtime.exec import check
-    from nsbox.spec.options import ExecOptions
+    from nsbox.specgen.options import ExecOptions
 
     for kw, msg in (({"command": ()}, "no command given"), ({"workdir": "tmp"}, "must be an absolute path"),
                     ({"detach": True, "tty": True}, "-t cannot be used with -d")):

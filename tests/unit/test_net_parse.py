@@ -7,8 +7,8 @@ import pytest
 from nsbox.errors import ConfigError
 from nsbox.net import ipv4, mode, ports
 from nsbox.net import spec as netspec
-from nsbox.spec import builder as b
-from nsbox.spec.options import RunOptions
+from nsbox.specgen import builder as b
+from nsbox.specgen.options import RunOptions
 
 
 def test_ipv4_round_trip_and_cidr():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nsbox.errors import ConfigError
-from nsbox.spec.builder import MASKED, READONLY, Host, RootfsInput, build
-from nsbox.spec.options import RunOptions
-from nsbox.spec.privileges import DEFAULT_CAPS, RLIM_INFINITY, parse_security_opts
+from nsbox.specgen.builder import MASKED, READONLY, Host, RootfsInput, build
+from nsbox.specgen.options import RunOptions
+from nsbox.specgen.privileges import DEFAULT_CAPS, RLIM_INFINITY, parse_security_opts
 
 ALL_BUT_SYS_RESOURCE = "000001fffeffffff"  # this machine's root: everything but CAP_SYS_RESOURCE
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from nsbox.errors import ConfigError
-from nsbox.spec import resources as R
-from nsbox.spec.builder import Host, RootfsInput, build
 from nsbox.spec.model import ANN_STRICT_LIMITS, IDMapping
-from nsbox.spec.options import RunOptions
+from nsbox.specgen import resources as R
+from nsbox.specgen.builder import Host, RootfsInput, build
+from nsbox.specgen.options import RunOptions
 
 MiB = 1 << 20
 ONE = (IDMapping(container_id=0, host_id=1000, size=1),)
@@ -155,7 +155,7 @@ def test_rootless_without_delegation_has_no_cgroup(monkeypatch):
     monkeypatch.setattr(delegate, "find_delegated", lambda uid, *a, **k: (None, "no delegation here"))
     host = Host(euid=1000, egid=1000)
     monkeypatch.setattr(Host, "user_name", lambda self: "someone")
-    import nsbox.spec.builder as B
+    import nsbox.specgen.builder as B
 
     monkeypatch.setattr(B, "id_maps", lambda o, h: (ONE, ONE))
     s = spec_for(host=host, memory="64m")
@@ -169,7 +169,7 @@ def test_rootless_with_delegation_goes_under_it(monkeypatch):
 
     monkeypatch.setattr(delegate, "find_delegated",
                         lambda uid, *a, **k: ("/user.slice/user-1000.slice/user@1000.service", ""))
-    import nsbox.spec.builder as B
+    import nsbox.specgen.builder as B
 
     monkeypatch.setattr(B, "id_maps", lambda o, h: (ONE, ONE))
     host = Host(euid=1000, egid=1000)
@@ -181,10 +181,10 @@ def test_rootless_with_delegation_goes_under_it(monkeypatch):
 
 def test_no_limit_imports_nothing_of_ours():
     """A container without limits must not pay for this feature at start-up."""
-    code = ("import sys; from nsbox.spec.builder import build, Host, RootfsInput; "
-            "from nsbox.spec.options import RunOptions; "
+    code = ("import sys; from nsbox.specgen.builder import build, Host, RootfsInput; "
+            "from nsbox.specgen.options import RunOptions; "
             "build(RunOptions(command=('true',)), cid='c'*64, rootfs=RootfsInput('/'), host=Host(euid=0, egid=0)); "
-            "bad = [m for m in ('nsbox.spec.resources', 'nsbox.cgroups.apply', 'nsbox.cgroups.v1', "
+            "bad = [m for m in ('nsbox.specgen.resources', 'nsbox.cgroups.apply', 'nsbox.cgroups.v1', "
             "'nsbox.cgroups.v2', 'nsbox.cgroups.delegate') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

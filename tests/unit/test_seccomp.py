@@ -12,7 +12,7 @@ import pytest
 from nsbox.errors import ConfigError
 from nsbox.seccomp import bpf, profile
 from nsbox.seccomp.default import PROFILE
-from nsbox.spec.privileges import DEFAULT_CAPS
+from nsbox.specgen.privileges import DEFAULT_CAPS
 
 X86 = dict(machine="x86_64", kernel=(6, 18))
 

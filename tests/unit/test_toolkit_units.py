@@ -12,8 +12,8 @@ from nsbox.errors import ConfigError, NsboxError
 from nsbox.inspect import caps, info, nsenter, target
 from nsbox.runtime import netns
 from nsbox.runtime.state import Store
-from nsbox.spec import builder as b
-from nsbox.spec.options import RunOptions
+from nsbox.specgen import builder as b
+from nsbox.specgen.options import RunOptions
 
 from .fakeproc import HOST, add_proc
 

@@ -4,9 +4,9 @@ import pytest
 
 from nsbox.errors import ConfigError
 from nsbox.spec import model as m
-from nsbox.spec.builder import Host, RootfsInput, build
-from nsbox.spec.options import RunOptions
 from nsbox.spec.validate import problems, validate
+from nsbox.specgen.builder import Host, RootfsInput, build
+from nsbox.specgen.options import RunOptions
 
 
 def paths(spec):

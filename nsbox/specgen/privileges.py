@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from . import model as m
+from ..spec import model as m
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

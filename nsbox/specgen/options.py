@@ -1,12 +1,12 @@
 """RunOptions: what a user asks of ``nsbox run`` (CLI flags, or the Python API).
 
-Plain values, named like the CLI's long options; nsbox.spec.builder turns them
+Plain values, named like the CLI's long options; nsbox.specgen.builder turns them
 into a Spec.  Subsystems extend this record with their own fields.
 """
 
 from __future__ import annotations
 
-from .record import Record
+from ..spec.record import Record
 
 
 class RunOptions(Record):
@@ -42,7 +42,7 @@ class RunOptions(Record):
     volume: tuple[str, ...] = ()
     tmpfs: tuple[str, ...] = ()
     read_only: bool = False
-    # resources (cgroups): Docker's names and units, parsed by nsbox.spec.resources
+    # resources (cgroups): Docker's names and units, parsed by nsbox.specgen.resources
     memory: str | None = None
     memory_swap: str | None = None
     memory_reservation: str | None = None
@@ -70,7 +70,7 @@ class RunOptions(Record):
     init: bool = False
     detach: bool = False
     rm: bool = False
-    # privileges (nsbox.spec.privileges)
+    # privileges (nsbox.specgen.privileges)
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
@@ -82,7 +82,7 @@ class RunOptions(Record):
     landlock_rw: tuple[str, ...] = ()
 
 
-# The fields above that ask for a cgroup limit (the builder loads nsbox.spec.resources only then).
+# The fields above that ask for a cgroup limit (the builder loads nsbox.specgen.resources only then).
 RESOURCE_FIELDS = ("memory", "memory_swap", "memory_reservation", "memory_swappiness", "oom_kill_disable",
                    "cpus", "cpu_shares", "cpu_weight", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems",
                    "pids_limit", "io_weight", "blkio_weight", "blkio_weight_device", "device_read_bps",

@@ -1,12 +1,12 @@
 """The process of a container: its user (names from the root's /etc/passwd) and
-its environment (used by nsbox.spec.builder)."""
+its environment (used by nsbox.specgen.builder)."""
 
 from __future__ import annotations
 
 import os
 
 from ..errors import ConfigError
-from . import model as m
+from ..spec import model as m
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

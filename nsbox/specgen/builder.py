@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from . import model as m
+from ..spec import model as m
 from .mounts import (  # noqa: F401 - HOST_SYSTEM_DIRS, MASKED, READONLY: used through this module too
     HOST_SYSTEM_DIRS,
     MASKED,
@@ -302,7 +302,7 @@ def cgroup_parent_default() -> str:
 
 
 def limits(o: RunOptions, host: Host, cid: str, parent: str) -> tuple[dict | None, str | None]:
-    """(linux.resources, linux.cgroupsPath) from --memory, --cpus, ... (nsbox.spec.resources).
+    """(linux.resources, linux.cgroupsPath) from --memory, --cpus, ... (nsbox.specgen.resources).
 
     Without a limit flag this imports nothing: root gets ``<parent>/<id>``, a
     rootless caller no cgroup (as before)."""

@@ -1,12 +1,12 @@
 """The mounts of a container: the standard set (runc spec's), the embedded host
-root, ``-v`` and ``--tmpfs`` (used by nsbox.spec.builder)."""
+root, ``-v`` and ``--tmpfs`` (used by nsbox.specgen.builder)."""
 
 from __future__ import annotations
 
 import os
 
 from ..errors import ConfigError
-from . import model as m
+from ..spec import model as m
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
