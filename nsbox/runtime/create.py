@@ -301,7 +301,7 @@ def _drive_init(created: Created) -> None:
         sync.send(sock, {"type": "cgroup"})
     c = created.container
     c.update(pid=created.pid, pidStart=_start_time(created.pid))
-    if "network" in launch.new and not launch.rootless:
+    if "network" in launch.new and not launch.rootless and launch.register_netns:
         from .netns import register  # /run/netns/<name> for `ip netns` (root only); writes the state
 
         register(created)

@@ -198,13 +198,14 @@ def preload(launch) -> None:
         __import__(name)  # (importlib.import_module would import importlib and warnings: ~1 ms)
 
 
-def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
+def spawn(c: S.Container, opts: ExecOptions | None, pidfd: int, make=None) -> tuple[int, int]:
     """Fork the joining child; return (pid of the command, pty master or -1) once
     it has exec'd.  The command is our child (CLONE_PARENT, or we are a subreaper).
 
     The child builds its request itself (config.json, the security preparation,
     imports) while we are free: we move it into cgroups only where it cannot
-    enter them itself (join.first)."""
+    enter them itself (join.first).  ``make``: builds the request instead of
+    ``request(c, opts)`` (nsbox-runc's exec, from a process.json)."""
     from .joincg import cgroup_plan
 
     plan = cgroup_plan(_cgroups(c))
@@ -214,7 +215,7 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
         parent.close()
         from .join import first
 
-        first(lambda: request(c, opts), child, pidfd, plan)  # never returns
+        first(make or (lambda: request(c, opts)), child, pidfd, plan)  # never returns
     child.close()
     mark("exec: forked")
     pid, master = 0, -1

@@ -82,3 +82,5 @@ class Launch:
         self.send_ns_fds = rootless and usermode_net
         self.nondumpable = not rootless or "pid" not in self.new
         self.oom_score_set = False  # written by the intermediate before it forks init
+        self.register_netns = True  # /run/netns/<name> for a root container's new netns (nsbox-runc: no)
+        self.preserve_fds = 0  # fds 3..3+N-1 passed to the process (runc --preserve-fds)

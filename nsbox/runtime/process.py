@@ -223,16 +223,22 @@ def _reset_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
-def _close_fds() -> None:
+def _close_fds(preserve: int = 0) -> None:
     # Nothing of ours may reach the container (youki GHSA-xr7r-f8xq-vfvv):
-    # every fd above 2 is marked close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC).
+    # every fd above 2 is marked close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC),
+    # but the ``preserve`` fds passed on from 3 (runc --preserve-fds, LISTEN_FDS).
     from ..kernel.libc import SYS, syscall
 
-    if syscall(SYS["close_range"], 3, 0xFFFFFFFF, 1 << 2) == 0:
+    for n in range(3, 3 + preserve):
+        try:
+            os.set_inheritable(n, True)
+        except OSError:
+            pass
+    if syscall(SYS["close_range"], 3 + preserve, 0xFFFFFFFF, 1 << 2) == 0:
         return
     for fd in os.listdir("/proc/self/fd"):
         n = int(fd)
-        if n > 2:
+        if n > 2 + preserve:
             try:
                 os.set_inheritable(n, False)
             except OSError:
@@ -242,7 +248,7 @@ def _close_fds() -> None:
 def exec_container(launch: Launch, path: str) -> None:
     proc = launch.process
     env = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in proc.env)
-    _close_fds()
+    _close_fds(launch.preserve_fds)
     if launch.init_wrapper:
         from .tini import run_init
 

@@ -1,0 +1,125 @@
+"""A bundle's config.json -> nsbox.spec.Spec, checked as runtime.md asks.
+
+Unknown properties are ignored (config.md "Extensibility": records only read
+the fields they know); invalid values fail with their JSON path
+(``linux.uidMappings[0].size: must be > 0``).  What the engine cannot honour
+on this machine is refused with the reason, or, where config.md lets a
+runtime do so, ignored with a warning that says why (``unsupported()``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import ConfigError
+from ..spec import model
+from ..spec.record import SpecError
+
+# runc/crun extensions to mount options that are not mount(2) flags
+EXTENSION_OPTIONS = ("tmpcopyup", "notmpcopyup", "copy-symlink")
+# config-linux.md "Default Devices" (and /dev/console, /dev/ptmx, /dev/pts/*): the
+# runtime supplies them, so the device cgroup must let the container use them
+# whatever linux.resources.devices denies before (later rules win).
+DEFAULT_ALLOWED = (("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9), ("c", 5, 0), ("c", 5, 1),
+                   ("c", 5, 2), ("c", 136, None))
+
+
+def load(bundle: str) -> model.Spec:
+    from .. import jsonio
+    from ..spec.validate import problems
+
+    path = f"{bundle}/config.json"
+    try:
+        data = jsonio.load_file(path)
+    except FileNotFoundError:
+        raise ConfigError(f"bundle `{bundle}`: no config.json") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"read `{path}`: {getattr(e, 'strerror', None) or e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"`{path}`: not a JSON object")
+    spec = model.load(data)
+    found = problems(spec) + checks(spec)
+    if found:
+        raise ConfigError("; ".join(str(e) for e in found))
+    return resolve(spec, bundle)
+
+
+def resolve(spec: model.Spec, bundle: str) -> model.Spec:
+    """root.path relative to the bundle (config.md "Root"), extension mount options dropped."""
+    if spec.root is not None and not spec.root.path.startswith("/"):
+        spec = spec.replace(root=spec.root.replace(path=os.path.normpath(f"{bundle}/{spec.root.path}")))
+    if any(o in EXTENSION_OPTIONS for m in spec.mounts for o in m.options):
+        mounts = tuple(m.replace(options=tuple(o for o in m.options if o not in EXTENSION_OPTIONS))
+                       for m in spec.mounts)
+        spec = spec.replace(mounts=mounts)
+    linux = spec.linux
+    if linux is not None and isinstance(linux.resources, dict) and linux.resources.get("devices"):
+        rules = list(linux.resources["devices"]) + [
+            {"allow": True, "type": t, "major": ma, "minor": mi, "access": "rwm"} if mi is not None else
+            {"allow": True, "type": t, "major": ma, "access": "rwm"} for t, ma, mi in DEFAULT_ALLOWED]
+        spec = spec.replace(linux=linux.replace(resources={**linux.resources, "devices": rules}))
+    return spec
+
+
+def checks(spec: model.Spec) -> list[SpecError]:
+    """What config.json asks that nsbox-runc refuses (with the reason)."""
+    out: list[SpecError] = []
+    if spec.process is None:
+        out.append(SpecError("process", "is required by create (the container's process)"))
+    elif not spec.process.args:
+        out.append(SpecError("process.args", "must name the program to run"))
+    if spec.root is None:
+        out.append(SpecError("root", "is required on Linux"))
+    linux = spec.linux
+    if linux is not None:
+        if linux.intel_rdt is not None:
+            out.append(SpecError("linux.intelRdt", "refused: this machine has no resctrl file system "
+                                 "(Intel RDT) to honour it"))
+        if linux.cgroups_path and ":" in linux.cgroups_path and not linux.cgroups_path.startswith("/"):
+            out.append(SpecError("linux.cgroupsPath", f"`{linux.cgroups_path}` is a systemd slice:unit "
+                                 "path; there is no systemd here (use a cgroupfs path such as /a/b)"))
+        if linux.seccomp and linux.seccomp.get("listenerPath"):
+            out.append(SpecError("linux.seccomp.listenerPath", "refused: seccomp user notification is "
+                                 "not supported by nsbox-runc yet"))
+    for i, m in enumerate(spec.mounts):
+        if m.uid_mappings or m.gid_mappings or any(o in ("idmap", "ridmap") for o in m.options):
+            out.append(SpecError(f"mounts[{i}]", "refused: idmapped mounts (uidMappings, idmap) are not "
+                                 "supported by nsbox-runc yet"))
+    return out + unsupported(spec)
+
+
+def unsupported(spec: model.Spec) -> list[SpecError]:
+    """Properties the engine does not apply yet: refused, never silently dropped."""
+    out: list[SpecError] = []
+    linux = spec.linux or model.Linux()
+    proc = spec.process or model.Process()
+    for where, value in (("linux.personality", linux.personality), ("linux.memoryPolicy", linux.memory_policy),
+                         ("process.scheduler", proc.scheduler), ("process.ioPriority", proc.io_priority),
+                         ("process.execCPUAffinity", proc.exec_cpu_affinity)):
+        if value is not None and not _implemented(where):
+            out.append(SpecError(where, "refused: not supported by nsbox-runc yet"))
+    if linux.net_devices:
+        out.append(SpecError("linux.netDevices", "refused: moving host network devices is not supported "
+                             "by nsbox-runc yet"))
+    return out
+
+
+IMPLEMENTED: set[str] = set()
+
+
+def _implemented(where: str) -> bool:
+    return where in IMPLEMENTED
+
+
+def ignored(spec: model.Spec) -> list[str]:
+    """Warnings for what config.md lets a runtime without the feature ignore."""
+    out = []
+    proc = spec.process
+    if proc is not None and proc.apparmor_profile and not os.path.isdir("/sys/kernel/security/apparmor"):
+        out.append(f"process.apparmorProfile `{proc.apparmor_profile}`: ignored: AppArmor is not enabled "
+                   "on this kernel")
+    if proc is not None and proc.selinux_label and not os.path.isdir("/sys/fs/selinux"):
+        out.append("process.selinuxLabel: ignored: SELinux is not enabled on this kernel")
+    if spec.linux is not None and spec.linux.mount_label and not os.path.isdir("/sys/fs/selinux"):
+        out.append("linux.mountLabel: ignored: SELinux is not enabled on this kernel")
+    return out

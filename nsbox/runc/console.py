@@ -1,0 +1,43 @@
+"""--console-socket: the pty master goes to the caller by SCM_RIGHTS (as runc:
+one message whose data is the terminal's name, the fd as ancillary data)."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import NsboxError
+
+
+def send_master(path: str, master: int) -> None:
+    import socket
+
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    except OSError as e:
+        raise NsboxError(f"--console-socket `{path}`: {e.strerror}") from None
+    try:
+        s.connect(path)
+        socket.send_fds(s, [b"/dev/ptmx"], [master])
+    except OSError as e:
+        raise NsboxError(f"--console-socket `{path}`: send the terminal: {e.strerror}") from None
+    finally:
+        s.close()
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically (a reader never sees it half written), as runc does."""
+    path = os.path.abspath(path)
+    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise NsboxError(f"--pid-file `{path}`: {e.strerror}") from None

@@ -1,0 +1,115 @@
+"""The engine's entry point for a loaded Spec: make the container, leave it created.
+
+Until the engine takes a Spec itself (the library issue's ``prepare`` from a
+Spec), this is the same sequence as runtime/run.py ``prepare`` without
+nsbox's options: state directory (owner.lock held) -> launch plan -> security
+-> ``create`` (cgroup recorded before it exists, the stages forked, init
+waiting on the exec fifo).  Nothing here prints or exits.
+
+The container outlives us: init is not killed with its parent
+(``die_with_parent=False``) and is reparented to our caller's subreaper
+(conmon, a containerd shim) when ``create`` returns.  Every resource is in
+state.json before it exists, so ``delete --force`` undoes a create that was
+SIGKILLed at any point (the cgroup's release kills what runs in it).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..runtime import state as S
+from ..spec import model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..runtime.create import Created
+
+
+class CreateOptions:
+    def __init__(self, bundle: str, preserve_fds: int = 0, hooks_state=None) -> None:
+        self.bundle = bundle
+        self.preserve_fds = preserve_fds
+        self.before_start = hooks_state  # callable(created): the create-time hooks
+
+
+def cgroup_path(spec: model.Spec, cid: str, rootless: bool) -> str | None:
+    """linux.cgroupsPath as an absolute cgroupfs path; a relative one is taken
+    from the root of each hierarchy (config-linux.md lets the runtime choose),
+    no path gives ``/nsbox-runc/<id>``.  Rootless: only a path we can write."""
+    linux = spec.linux or model.Linux()
+    path = linux.cgroups_path
+    if path is None:
+        path = f"/nsbox-runc/{cid}"
+    elif not path.startswith("/"):
+        path = "/" + path
+    if rootless:
+        from ..cgroups.detect import detect
+
+        layout = detect()
+        if not all(os.access(os.path.dirname(h.mountpoint + path) or "/", os.W_OK)
+                   for h in layout.hierarchies):
+            return None
+    return path
+
+
+def create(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> Created:
+    """A created container (init waiting before execve); raises with nothing left on failure."""
+    from ..runtime.create import create as create_stages
+    from ..runtime.run import abandon
+
+    created = prepare(store, cid, spec, opts)
+    try:
+        path = cgroup_path(spec, cid, created.launch.rootless)
+        create_stages(created, path, before_start=opts.before_start, persist_created=True)
+    except BaseException:
+        abandon(created)
+        raise
+    return created
+
+
+def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> Created:
+    from ..kernel.fs import O_PATH
+    from ..runtime.create import Created
+    from ..runtime.launch import Launch
+    from ..runtime.plan import make_plan
+    from ..runtime.security import prepare as prepare_security
+
+    rootless = os.geteuid() != 0
+    c = store.new(cid)
+    try:
+        c.init_state(persist=True, bundle=opts.bundle, annotations=dict(spec.annotations),
+                     rootfs=spec.root.path if spec.root else "", rootless=rootless,
+                     ownerName=_user_name())
+        from .. import jsonio
+
+        jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())  # what exec reads
+        linux = spec.linux or model.Linux()
+        from ..cgroups.detect import detect
+
+        layout = detect()
+        new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
+        plan = make_plan(spec, new_userns=new_userns, rootless=rootless,
+                         cgroup_ns=linux.namespace("cgroup") is not None)
+        os.mkfifo(c.fifo, 0o622)
+        os.chmod(c.fifo, 0o622)
+        fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
+        launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=rootless, die_with_parent=False, layout=layout)
+        launch.register_netns = False  # the caller names network namespaces, not us
+        launch.preserve_fds = opts.preserve_fds
+        prepare_security(launch, f"{store.root}/seccomp")
+        created = Created(c, launch)
+        created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
+        return created
+    except BaseException:
+        c.release_ownership()
+        c.remove_dir()
+        raise
+
+
+def _user_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (KeyError, ImportError):
+        return str(os.geteuid())
