@@ -18,6 +18,7 @@ _MACHINE = os.uname().machine
 _SYSCALLS = {
     "x86_64": {
         "pivot_root": 155,
+        "clone": 56,
         "pidfd_send_signal": 424,
         "pidfd_open": 434,
         "clone3": 435,
@@ -35,6 +36,7 @@ _SYSCALLS = {
     },
     "aarch64": {
         "pivot_root": 41,
+        "clone": 220,
         "pidfd_send_signal": 424,
         "pidfd_open": 434,
         "clone3": 435,

@@ -84,3 +84,11 @@ class Launch:
         self.oom_score_set = False  # written by the intermediate before it forks init
         self.register_netns = True  # /run/netns/<name> for a root container's new netns (nsbox-runc: no)
         self.preserve_fds = 0  # fds 3..3+N-1 passed to the process (runc --preserve-fds)
+        # The container's stdin, stdout, stderr (the API's pipes); None: ours, inherited
+        self.stdio: tuple[int, int, int] | None = None
+
+    def use_intermediate(self) -> None:
+        """Fork init through an intermediate (which unshares everything itself)
+        rather than straight from the parent."""
+        self.direct = False
+        self.parent_flags = self.init_flags = 0

@@ -38,9 +38,10 @@ CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", 
 
 
 def default_root() -> str:
-    env = os.environ.get("NSBOX_ROOT")
-    if env:
-        return env
+    from .. import defaults
+
+    if defaults.root:
+        return defaults.root
     if os.geteuid() == 0:
         return "/run/nsbox"
     xdg = os.environ.get("XDG_RUNTIME_DIR")
