@@ -92,9 +92,22 @@ def after(pid: int, master: int, v: dict) -> int:
         master = -1
     if v["detach"]:
         return 0
+    from ..cli.foreground import Forwarder
     from ..runtime.exec import wait
 
-    return wait(pid, master, True)
+    fwd = Forwarder(early="keep")
+    fwd.install()
+    fwd.attach(pid)
+    try:
+        if master >= 0:
+            from ..cli.terminal import Terminal
+
+            with Terminal(master) as term:
+                term.pump(pid)
+            os.close(master)
+        return wait(pid)
+    finally:
+        fwd.restore()
 
 
 def process(c: S.Container, v: dict, args: list[str]):

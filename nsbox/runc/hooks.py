@@ -25,6 +25,11 @@ class HookError(NsboxError):
     pass
 
 
+def json_name(stage: str) -> str:
+    head, *rest = stage.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
 def hooks_of(spec: model.Spec, stage: str) -> tuple[model.Hook, ...]:
     if spec.hooks is None:
         return ()
@@ -39,7 +44,7 @@ def run_all(spec: model.Spec, stage: str, state: dict, *, join_pid: int = 0, res
     data = jsonio.dumps(state).encode()
     for i, hook in enumerate(hooks_of(spec, stage)):
         try:
-            run_one(hook, data, f"hooks.{stage}[{i}]", join_pid=join_pid, resolve_inside=resolve_inside)
+            run_one(hook, data, f"hooks.{json_name(stage)}[{i}]", join_pid=join_pid, resolve_inside=resolve_inside)
         except HookError as e:
             if warn is None:
                 raise
@@ -57,6 +62,8 @@ def run_one(hook: model.Hook, data: bytes, where: str, *, join_pid: int = 0, res
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
+        os.close(stdin_w)  # (close-on-exec, but a joining child forks before it execs)
+        os.close(err_r)
         _child(hook, exe, stdin_r, err_w, join_pid)
     for fd in (stdin_r, err_w) + ((exe,) if exe >= 0 else ()):
         os.close(fd)
@@ -94,7 +101,8 @@ def _child(hook: model.Hook, exe: int, stdin_r: int, err_w: int, join_pid: int) 
         args = list(hook.args) or [hook.path]
         env = dict(kv.split("=", 1) for kv in hook.env if "=" in kv)
         if exe >= 0:
-            os.set_inheritable(exe, False)
+            # fexecve; inheritable, as a script's interpreter reads it through /dev/fd/N
+            os.set_inheritable(exe, True)
             os.execve(exe, args, env)
         os.execve(hook.path, args, env)
     except OSError as e:
@@ -116,6 +124,13 @@ def _join(pid: int) -> None:
     finally:
         os.close(fd)
     os.chdir("/")
+    if flags & ns.KINDS["pid"][0]:
+        # a joined PID namespace holds our children only: the hook runs in a child
+        child = os.fork()
+        if child:
+            _pid, status = os.waitpid(child, 0)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
 
 
 def _wait(pid: int, err_r: int, timeout: int | None) -> tuple[int | None, bytes]:

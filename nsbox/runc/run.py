@@ -23,9 +23,9 @@ def main(name: str, argv: list[str]) -> int:
     if master >= 0:
         created.pty_master = -1
     C.finish(created, v)
-    from ..runtime.run import Foreground
+    from ..cli.foreground import Forwarder
 
-    fg = Foreground()
+    fg = Forwarder(early="keep")
     if not v["detach"]:
         fg.install()
     try:
@@ -38,9 +38,9 @@ def main(name: str, argv: list[str]) -> int:
             raise
         if v["detach"]:
             return 0
-        fg.started = True
-        fg.pid = created.pid
+        fg.attach(created.pid)
         code = _wait(created.pid, master)
+        fg.detach()
     finally:
         fg.restore()
     _delete(created.container)
@@ -53,7 +53,7 @@ def _wait(pid: int, master: int) -> int:
     if master >= 0:
         import os
 
-        from ..runtime.tty import Terminal
+        from ..cli.terminal import Terminal
 
         with Terminal(master) as term:
             term.pump(pid)
