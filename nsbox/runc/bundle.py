@@ -81,6 +81,11 @@ def checks(spec: model.Spec) -> list[SpecError]:
         if linux.seccomp and linux.seccomp.get("listenerPath"):
             out.append(SpecError("linux.seccomp.listenerPath", "refused: seccomp user notification is "
                                  "not supported by nsbox-runc yet"))
+    if linux is not None and linux.sysctl:
+        from ..runtime.sysctl import check
+
+        new = {n.type for n in linux.namespaces if not n.path}
+        out += [SpecError(f"linux.sysctl.{key}", why) for key, why in check(linux.sysctl, new)]
     for i, m in enumerate(spec.mounts):
         if m.uid_mappings or m.gid_mappings or any(o in ("idmap", "ridmap") for o in m.options):
             out.append(SpecError(f"mounts[{i}]", "refused: idmapped mounts (uidMappings, idmap) are not "

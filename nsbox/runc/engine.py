@@ -74,7 +74,9 @@ def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> 
     from ..runtime.plan import make_plan
     from ..runtime.security import prepare as prepare_security
 
-    rootless = os.geteuid() != 0
+    from .store import rootless as is_rootless
+
+    rootless = is_rootless()
     c = store.new(cid)
     try:
         c.init_state(persist=True, bundle=opts.bundle, annotations=dict(spec.annotations),
@@ -87,6 +89,7 @@ def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> 
         from ..cgroups.detect import detect
 
         layout = detect()
+        layout.cgroupns = linux.namespace("cgroup") is not None  # else /sys/fs/cgroup binds its own cgroup
         new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
         plan = make_plan(spec, new_userns=new_userns, rootless=rootless,
                          cgroup_ns=linux.namespace("cgroup") is not None)

@@ -24,8 +24,20 @@ from ..errors import Conflict, NotFound
 from ..runtime import state as S
 
 
+def rootless() -> bool:
+    """Unprivileged: not root, or root of a user namespace that is not the host's
+    (rootless Podman runs its runtime so, as runc detects it)."""
+    if os.geteuid() != 0:
+        return True
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
 def default_root() -> str:
-    if os.geteuid() == 0:
+    if not rootless():
         return "/run/nsbox-runc"
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and S._owned_dir(xdg):

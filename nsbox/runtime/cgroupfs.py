@@ -6,7 +6,10 @@ cgroup as the root (cgroup_namespaces(7)), so the host's tree does not leak.
 - v1/hybrid: a tmpfs with one mount per hierarchy, named as on the host, and
   the host's alias symlinks (cpu -> cpu,cpuacct).
 Where the kernel refuses a fresh mount (no cgroup namespace of our own, or v1
-in a user namespace) the hierarchy is bind-mounted from the host instead.
+in a user namespace) the hierarchy is bind-mounted from the host instead, and so
+it is where the container has no cgroup namespace (``layout.cgroupns`` False):
+a fresh mount would show the host's whole tree, the bind shows its own cgroup
+(as runc does).
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ def mount_cgroups(step: MountStep, k: Kernel, root_fd: int, layout: Layout | Non
 
         layout = detect()
     flags = step.flags | M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC
+    bind = not getattr(layout, "cgroupns", True)
     fd = k.open_in_root(root_fd, step.dest, "dir")
     try:
         target = fd_path(fd)
         if layout.mode == "v2":
-            _one(k, "cgroup2", target, flags, "", step.dest, _own_dir(layout, layout.hierarchies[0]), root_fd)
+            _one(k, "cgroup2", target, flags, "", step.dest, _own_dir(layout, layout.hierarchies[0]), root_fd,
+                 bind)
             return
         k.mount("tmpfs", target, "tmpfs", M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC, "mode=755",
                 label=step.dest)
@@ -49,10 +54,10 @@ def mount_cgroups(step: MountStep, k: Kernel, root_fd: int, layout: Layout | Non
         hfd = k.open_in_root(root_fd, sub, "dir")
         try:
             if h.version == 2:
-                _one(k, "cgroup2", fd_path(hfd), flags, "", sub, _own_dir(layout, h), root_fd)
+                _one(k, "cgroup2", fd_path(hfd), flags, "", sub, _own_dir(layout, h), root_fd, bind)
             else:
                 data = ",".join(h.controllers + ((f"name={h.name}",) if h.name else ()))
-                _one(k, "cgroup", fd_path(hfd), flags, data or "none", sub, _own_dir(layout, h), root_fd)
+                _one(k, "cgroup", fd_path(hfd), flags, data or "none", sub, _own_dir(layout, h), root_fd, bind)
         finally:
             k.close(hfd)
     parent = os.path.dirname(layout.hierarchies[0].mountpoint) if layout.hierarchies else ""
@@ -82,8 +87,10 @@ def _own_dir(layout: Layout, h) -> str:
 
 
 def _one(k: Kernel, fstype: str, target: str, flags: int, data: str, label: str, host: str,
-         root_fd: int) -> None:
+         root_fd: int, bind: bool = False) -> None:
     try:
+        if bind:
+            raise KernelError(E.EPERM, "no cgroup namespace of its own")
         k.mount(fstype, target, fstype, flags, data or None, label=label)
     except KernelError as e:
         if e.errno not in (E.EPERM, E.EACCES, E.EINVAL, E.EBUSY):

@@ -114,6 +114,8 @@ def preload(launch: Launch) -> None:
         mods += ["resource"]
     if launch.init_wrapper:
         mods += ["nsbox.runtime.tini"]
+    if launch.linux.sysctl:
+        mods += ["nsbox.runtime.sysctl"]
     if any(s.kind == "cgroup" for s in launch.plan.mounts):
         mods += ["nsbox.runtime.cgroupfs", "nsbox.cgroups.detect"]
     from . import security
@@ -202,6 +204,10 @@ def init(launch: Launch, sock: _socket.socket) -> None:
             from ..kernel.netdev import link_up
 
             link_up("lo")
+        if launch.linux.sysctl:
+            from .sysctl import apply as apply_sysctl  # (before rootfs.finish: /proc/sys turns read-only)
+
+            apply_sysctl(launch.linux.sysctl)
         master = process.setup_console(launch) if launch.process.terminal else -1
         if master >= 0:
             sync.send(sock, {"type": "pty"}, (master,))
