@@ -73,7 +73,6 @@ def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> 
     from ..runtime.launch import Launch
     from ..runtime.plan import make_plan
     from ..runtime.security import prepare as prepare_security
-
     from .store import rootless as is_rootless
 
     rootless = is_rootless()
