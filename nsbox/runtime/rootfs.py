@@ -229,7 +229,8 @@ def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
     """Steps 1-5 (everything before the process drops privileges).
 
     ``before_cgroup()`` is called before the first cgroup mount (init waits
-    there for its cgroup and creates its cgroup namespace)."""
+    there for its cgroup and creates its cgroup namespace), or before
+    pivot_root without one (it may be called again: it acts once)."""
     root_fd = mount_root(plan, k)
     try:
         for step in plan.mounts:
@@ -240,6 +241,8 @@ def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
             make_device(d, k, root_fd)
         for target, dest in plan.symlinks:
             make_symlink(target, dest, k, root_fd)
+        if before_cgroup is not None:
+            before_cgroup()  # (no cgroup mount: still before pivot_root, while the host's /sys/fs/cgroup is here)
         pivot(root_fd, k)
     finally:
         k.close(root_fd)
