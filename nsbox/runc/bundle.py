@@ -37,11 +37,23 @@ def load(bundle: str) -> model.Spec:
         raise ConfigError(f"read `{path}`: {getattr(e, 'strerror', None) or e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"`{path}`: not a JSON object")
-    spec = model.load(data)
+    spec = same_hostname(model.load(data))
     found = problems(spec) + checks(spec)
     if found:
         raise ConfigError("; ".join(str(e) for e in found))
     return resolve(spec, bundle)
+
+
+def same_hostname(spec: model.Spec) -> model.Spec:
+    """A hostname for a container in the host's UTS namespace is only accepted when
+    it is the host's already (a CRI host-network pod gets the node's name): there
+    is nothing to set, and setting another would rename the host."""
+    linux = spec.linux or model.Linux()
+    if spec.hostname is None or linux.namespace("uts") is not None:
+        return spec
+    if spec.hostname == os.uname().nodename:
+        return spec.replace(hostname=None)
+    return spec
 
 
 def resolve(spec: model.Spec, bundle: str) -> model.Spec:

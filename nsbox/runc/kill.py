@@ -23,10 +23,14 @@ def main(name: str, argv: list[str]) -> int:
     c = lookup(store(), cid)
     c.lock()
     try:
-        need(c, "kill", S.CREATED, S.RUNNING, S.PAUSED)
         if v["all"]:
+            # --all (runc's extension) also reaches what a stopped container left in
+            # its cgroup: processes of a shared PID namespace outlive its init, and
+            # containerd kills them so after the init exited
             signal_all(c, sig)
-        elif not signal_init(c, sig):
+            return 0
+        need(c, "kill", S.CREATED, S.RUNNING, S.PAUSED)
+        if not signal_init(c, sig):
             raise Conflict(f"kill `{cid}`: container is stopped, not created or running")
     finally:
         c.unlock()

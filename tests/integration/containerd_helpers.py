@@ -38,7 +38,32 @@ class Containerd:
                 raise AssertionError(f"containerd did not start:\n{open(f'{d}/containerd.log').read()[-3000:]}")
             time.sleep(0.05)
 
+    def shims(self) -> list[int]:
+        """The shims this containerd started (their command line names our socket)."""
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        args = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if args[0].endswith(b"containerd-shim-runc-v2") and self.sock.encode() in args:
+                    out.append(int(entry))
+        return out
+
     def stop(self) -> None:
+        for pid in self.shims():  # left by a failed test: its containers are killed with it
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    children = [int(x) for x in f.read().split()]
+            except OSError:
+                children = []
+            for p in children + [pid]:
+                try:
+                    os.kill(p, 9)
+                except OSError:
+                    pass
         self.proc.terminate()
         try:
             self.proc.wait(timeout=20)
