@@ -106,26 +106,16 @@ def checks(spec: model.Spec) -> list[SpecError]:
 
 
 def unsupported(spec: model.Spec) -> list[SpecError]:
-    """Properties the engine does not apply yet: refused, never silently dropped."""
-    out: list[SpecError] = []
+    """Invalid process attributes (runtime/procattrs.py applies the valid ones);
+    what the engine does not do yet is refused, never silently dropped."""
+    from ..runtime.procattrs import check
+
     linux = spec.linux or model.Linux()
-    proc = spec.process or model.Process()
-    for where, value in (("linux.personality", linux.personality), ("linux.memoryPolicy", linux.memory_policy),
-                         ("process.scheduler", proc.scheduler), ("process.ioPriority", proc.io_priority),
-                         ("process.execCPUAffinity", proc.exec_cpu_affinity)):
-        if value is not None and not _implemented(where):
-            out.append(SpecError(where, "refused: not supported by nsbox-runc yet"))
+    out = [SpecError(path, why) for path, why in check(spec.process, linux)]
     if linux.net_devices:
         out.append(SpecError("linux.netDevices", "refused: moving host network devices is not supported "
                              "by nsbox-runc yet"))
     return out
-
-
-IMPLEMENTED: set[str] = set()
-
-
-def _implemented(where: str) -> bool:
-    return where in IMPLEMENTED
 
 
 def ignored(spec: model.Spec) -> list[str]:

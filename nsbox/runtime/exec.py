@@ -180,6 +180,8 @@ def preload(launch) -> None:
     from . import security
 
     mods = ["nsbox.kernel.ids", "nsbox.kernel.prctl", "nsbox.kernel.libc", "nsbox.spec.model", "fcntl"]
+    if launch.procattrs:
+        mods += ["nsbox.runtime.procattrs", "struct"]
     if launch.process.terminal:
         mods += ["termios", "struct"]
     mods += security.preload(launch)

@@ -116,6 +116,8 @@ def preload(launch: Launch) -> None:
         mods += ["nsbox.runtime.tini"]
     if launch.linux.sysctl:
         mods += ["nsbox.runtime.sysctl"]
+    if launch.procattrs:
+        mods += ["nsbox.runtime.procattrs", "ctypes", "struct"]
     if any(s.kind == "cgroup" for s in launch.plan.mounts):
         mods += ["nsbox.runtime.cgroupfs", "nsbox.cgroups.detect"]
     from . import security

@@ -255,6 +255,10 @@ def exec_container(launch: Launch, path: str) -> None:
         security.before_exec(launch)
         run_init(path, list(proc.args), env, dumpable=launch.rootless)  # never returns
     _reset_signals()
+    if launch.procattrs:
+        from .procattrs import apply  # personality, scheduler, I/O priority, memory policy, affinity
+
+        apply(launch)
     security.before_exec(launch)
     try:
         os.execve(path, list(proc.args), env)

@@ -476,3 +476,51 @@ def test_rootless_lifecycle(rootless_user, busybox_rootfs, shared_tmp):
     r.run("delete", cid, check=True)
     assert r.run("list", "-q", check=True).stdout == ""
     subprocess.run(["rm", "-rf", r.root])
+
+
+def test_process_attributes_and_sysctl(rc, bundle):
+    cid = unique()
+
+    def attrs(cfg):
+        cfg["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
+        cfg["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 7}
+        cfg["process"]["execCPUAffinity"] = {"final": "0"}
+        cfg["linux"]["personality"] = {"domain": "LINUX32"}
+        cfg["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
+        cfg["linux"]["sysctl"] = {"kernel.shmmax": "1234567", "net.ipv4.ip_forward": "1"}
+    b = bundle(["sh", "-c", "uname -m; grep ^policy /proc/self/sched; ionice; grep -o 'bind:0' /proc/self/numa_maps "
+                "| head -1; cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward; sleep 60"], cid, edit=attrs)
+    rc.run("run", "-d", "--bundle", b, cid, check=True)
+    wait_for(lambda: "sleep" in " ".join(cmdline(rc.state(cid)["pid"])), what="the process to run")
+    pid = rc.state(cid)["pid"]
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    assert fields[16] == "5" and fields[38] == "3"  # nice 5, SCHED_BATCH (proc(5) stat fields 19 and 41)
+    r = rc.run("exec", cid, "sh", "-c", "uname -m; grep Cpus_allowed_list /proc/self/status; ionice", check=True)
+    assert r.stdout.split()[0] == "i686" and "Cpus_allowed_list:\t0" in r.stdout and "idle" in r.stdout
+    rc.run("delete", "-f", cid, check=True)
+    cid = unique()
+    b = bundle(["sh", "-c", "uname -m; cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward; ionice"], cid,
+               edit=attrs, name="b2")
+    r = rc.run("run", "--bundle", b, cid, check=True)
+    assert r.stdout.split()[:3] == ["i686", "1234567", "1"] and "idle" in r.stdout
+    assert os.uname().machine != "i686" and open("/proc/sys/kernel/shmmax").read().strip() != "1234567"
+
+
+@pytest.mark.parametrize("edit,path", [
+    (lambda c: c["linux"].update(sysctl={"kernel.panic": "1"}), "linux.sysctl.kernel.panic"),
+    (lambda c: c["linux"].update(personality={"domain": "BSD"}), "linux.personality.domain"),
+    (lambda c: c["process"].update(scheduler={"policy": "SCHED_FAST"}), "process.scheduler.policy"),
+    (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 9}),
+     "process.ioPriority.priority"),
+    (lambda c: c["linux"].update(memoryPolicy={"mode": "MPOL_BIND", "nodes": "x"}), "linux.memoryPolicy.nodes"),
+    (lambda c: c["linux"].update(netDevices={"eth9": {}}), "linux.netDevices"),
+    (lambda c: c["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["idmap"]}),
+     "mounts[7]"),
+])
+def test_refused_values_name_their_json_path(rc, bundle, edit, path):
+    b = bundle(["true"], edit=edit)
+    cid = unique()
+    r = rc.run("create", "--bundle", b, cid)
+    assert r.returncode == 1 and f"{path}:" in r.stderr, r.stderr
+    assert cid not in rc.run("list", "-q").stdout.split()
