@@ -53,7 +53,8 @@ def create(cid: str, v: dict, detached: bool):
     st.ensure()
     if os.path.lexists(f"{st.containers_dir}/{cid}"):
         raise Conflict(f"container `{cid}` already exists")
-    opts = engine.CreateOptions(path, int(n), lambda created: create_hooks(spec, created))
+    hooks = (lambda created: create_hooks(spec, created)) if spec.hooks is not None else None
+    opts = engine.CreateOptions(path, int(n), hooks)
     return engine.create(st, cid, spec, opts)
 
 

@@ -58,9 +58,14 @@ def create(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> C
     from ..runtime.run import abandon
 
     created = prepare(store, cid, spec, opts)
+    before_start = opts.before_start
+    if before_start is not None and created.launch.plan.setup_rootfs:
+        # the create hooks run while init waits before pivot_root (config.md), else once it is ready
+        created.launch.pause_before_pivot = True
+        created.before_pivot, before_start = before_start, None
     try:
         path = cgroup_path(spec, cid, created.launch.rootless)
-        create_stages(created, path, before_start=opts.before_start, persist_created=True)
+        create_stages(created, path, before_start=before_start, persist_created=True)
     except BaseException:
         abandon(created)
         raise

@@ -64,6 +64,8 @@ class Created:
         self.pidns_empty = False  # set when init, PID 1 of a namespace of its own, was reaped
         # work for the parent while init sets up its root (config.json, state): off the critical path
         self.while_init_works: list = []
+        # called when init, its mounts made, waits before pivot_root (launch.pause_before_pivot)
+        self.before_pivot = None
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
@@ -343,6 +345,11 @@ def _drive_init(created: Created) -> None:
         kind = msg.get("type")
         if kind == "error":
             sync.raise_error(msg)
+        if kind == "before_pivot":
+            if created.before_pivot is not None:
+                created.before_pivot(created)
+            sync.send(sock, {"type": "pivot"})
+            continue
         if kind == "pty" and fds:
             created.pty_master = fds[0]
             for extra in fds[1:]:

@@ -160,6 +160,13 @@ class CgroupBarrier:
             ns.unshare(ns.KINDS["cgroup"][0])
 
 
+def _pivot_pause(sock: _socket.socket) -> None:
+    """Let the parent run the OCI create hooks (runtime.md: after the environment is
+    made, before pivot_root), then go on."""
+    sync.send(sock, {"type": "before_pivot"})
+    sync.expect(sock, "pivot", "wait for the create hooks")
+
+
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
@@ -190,7 +197,8 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         plan = launch.plan
         barrier = CgroupBarrier(launch, sock)
         if plan.setup_rootfs:
-            rootfs.setup(plan, k, launch.layout, before_cgroup=barrier)
+            rootfs.setup(plan, k, launch.layout, before_cgroup=barrier,
+                         before_pivot=(lambda: _pivot_pause(sock)) if launch.pause_before_pivot else None)
         barrier()
         mark("init: rootfs")
         spec = launch.spec

@@ -84,6 +84,7 @@ class Launch:
         self.oom_score_set = False  # written by the intermediate before it forks init
         self.register_netns = True  # /run/netns/<name> for a root container's new netns (nsbox-runc: no)
         self.preserve_fds = 0  # fds 3..3+N-1 passed to the process (runc --preserve-fds)
+        self.pause_before_pivot = False  # init waits before pivot_root for Created.before_pivot (OCI hooks)
         p, lx = self.process, self.linux  # runtime/procattrs.py applies these before execve
         self.procattrs = any(x is not None for x in (p.scheduler, p.io_priority, p.exec_cpu_affinity,
                                                      lx.personality, lx.memory_policy))

@@ -225,12 +225,14 @@ def remount_root_readonly(k: Kernel) -> None:
     k.mount(None, "/", None, M.MS_BIND | M.MS_REMOUNT | M.MS_RDONLY | k.mount_flags("/"), label="/")
 
 
-def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
+def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None, before_pivot=None) -> None:
     """Steps 1-5 (everything before the process drops privileges).
 
     ``before_cgroup()`` is called before the first cgroup mount (init waits
     there for its cgroup and creates its cgroup namespace), or before
-    pivot_root without one (it may be called again: it acts once)."""
+    pivot_root without one (it may be called again: it acts once).
+    ``before_pivot()`` (the OCI create hooks' moment: the mounts are made, the
+    root is not pivoted yet) is called right before pivot_root."""
     root_fd = mount_root(plan, k)
     try:
         for step in plan.mounts:
@@ -243,6 +245,8 @@ def setup(plan: Plan, k: Kernel, layout=None, before_cgroup=None) -> None:
             make_symlink(target, dest, k, root_fd)
         if before_cgroup is not None:
             before_cgroup()  # (no cgroup mount: still before pivot_root, while the host's /sys/fs/cgroup is here)
+        if before_pivot is not None:
+            before_pivot()
         pivot(root_fd, k)
     finally:
         k.close(root_fd)

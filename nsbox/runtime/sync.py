@@ -31,6 +31,9 @@ data: ``{"type": "error", "errno": 1, "msg": "mount `proc` to `/proc`"}``.
     {"type": "cgroup"} ----------------->  (at the first cgroup mount) unshare(CLONE_NEWCGROUP)
 
     Both, then:
+                                   <-----  {"type": "before_pivot"}  (launch.pause_before_pivot:
+    OCI create hooks (nsbox-runc)            mounts made, root not pivoted yet)
+    {"type": "pivot"} ------------------>
                                            pivot_root, hostname, lo up, masks,
                                            user, caps
                                    <-----  {"type": "pty"} + master fd (if terminal)

@@ -354,12 +354,12 @@ def test_hooks_every_stage_gets_the_state(rc, bundle, tmp_path, busybox_rootfs):
     inside.mkdir()
 
     def hooks(cfg):
-        cfg["hooks"] = {s: [{"path": write_hook(out, s), "args": [s, "arg1"], "env": ["X=1"], "timeout": 10}]
-                        for s in stages if s != "createContainer"}
-        # createContainer: its path resolves here, it runs in the container (writes to /hookdir there)
-        cfg["hooks"]["createContainer"] = [{"path": write_hook(out, "createContainer"), "timeout": 10}]
-        with open(out / "createContainer.sh", "w") as f:
-            f.write(HOOK.format(out="/hookdir", name="createContainer", extra=""))
+        # (where the container's root is when the hook runs: "/" before pivot_root)
+        root = (f"pid=$(sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/' {out}/{{s}}.json); "
+                f"readlink /proc/$pid/root > {out}/{{s}}.root")
+        cfg["hooks"] = {s: [{"path": write_hook(out, s, root.format(s=s)), "args": [s, "arg1"], "env": ["X=1"],
+                             "timeout": 10}] for s in stages}
+        # createContainer runs in the container's namespaces before pivot_root: the host's paths still resolve
         # startContainer resolves in the container: its script is in a directory bound into it
         with open(inside / "start.sh", "w") as f:
             f.write("#!/bin/sh\ncat > /hookdir/startContainer.json\nreadlink /proc/self/ns/mnt > "
@@ -372,13 +372,15 @@ def test_hooks_every_stage_gets_the_state(rc, bundle, tmp_path, busybox_rootfs):
     rc.run("create", "--bundle", b, cid, check=True)
     pid = rc.state(cid)["pid"]
     for s in ("prestart", "createRuntime", "createContainer"):
-        st = json.loads(((inside if s == "createContainer" else out) / f"{s}.json").read_text())
+        st = json.loads((out / f"{s}.json").read_text())
         assert st["id"] == cid and st["pid"] == pid and st["bundle"] == b and st["status"] == "creating", s
     assert not (out / "poststart.json").exists()
+    for s in ("prestart", "createRuntime", "createContainer"):  # before pivot_root (config.md)
+        assert (out / f"{s}.root").read_text().strip() == "/", s
     host_mnt = os.readlink("/proc/self/ns/mnt")
     ctr_mnt = os.readlink(f"/proc/{pid}/ns/mnt")
     assert (out / "prestart.mnt").read_text().strip() == host_mnt
-    assert (inside / "createContainer.mnt").read_text().strip() == ctr_mnt
+    assert (out / "createContainer.mnt").read_text().strip() == ctr_mnt
     rc.run("start", cid, check=True)
     st = json.loads((inside / "startContainer.json").read_text())
     assert st["id"] == cid and (inside / "startContainer.mnt").read_text().strip() == ctr_mnt
