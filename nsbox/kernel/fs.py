@@ -86,9 +86,32 @@ def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+AT_FDCWD = -100
+
+
 def mount_setattr(fd: int, path: str, attr_set: int, attr_clr: int = 0, recursive: bool = True,
-                  label: str | None = None) -> None:
-    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+                  label: str | None = None, userns_fd: int = 0) -> None:
+    attr = _MountAttr(attr_set, attr_clr, 0, userns_fd)
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
     if syscall(SYS["mount_setattr"], fd, b(path), flags, ctypes.byref(attr), ctypes.sizeof(attr)) == -1:
         raise KernelError(ctypes.get_errno(), f"mount_setattr `{label or path}`", label or path)
+
+
+def open_tree(path: str, recursive: bool, label: str | None = None) -> int:
+    """A detached copy of the mount at ``path`` (open_tree(2) OPEN_TREE_CLONE)."""
+    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    fd = syscall(SYS["open_tree"], AT_FDCWD, b(path), flags)
+    if fd < 0:
+        raise KernelError(ctypes.get_errno(), f"open_tree `{label or path}`", label or path)
+    return int(fd)
+
+
+def move_mount(fd: int, target_fd: int, label: str) -> None:
+    """Attach a detached tree (from open_tree) on the directory ``target_fd`` (move_mount(2))."""
+    flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    if syscall(SYS["move_mount"], fd, b"", target_fd, b"", flags) == -1:
+        raise KernelError(ctypes.get_errno(), f"move_mount to `{label}`", label)

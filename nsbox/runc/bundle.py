@@ -99,9 +99,12 @@ def checks(spec: model.Spec) -> list[SpecError]:
         new = {n.type for n in linux.namespaces if not n.path}
         out += [SpecError(f"linux.sysctl.{key}", why) for key, why in check(linux.sysctl, new)]
     for i, m in enumerate(spec.mounts):
-        if m.uid_mappings or m.gid_mappings or any(o in ("idmap", "ridmap") for o in m.options):
-            out.append(SpecError(f"mounts[{i}]", "refused: idmapped mounts (uidMappings, idmap) are not "
-                                 "supported by nsbox-runc yet"))
+        if bool(m.uid_mappings) != bool(m.gid_mappings):
+            out.append(SpecError(f"mounts[{i}].gidMappings", "uidMappings and gidMappings go together"))
+        for field, maps in (("uidMappings", m.uid_mappings), ("gidMappings", m.gid_mappings)):
+            for j, mp in enumerate(maps):
+                if mp.size <= 0:
+                    out.append(SpecError(f"mounts[{i}].{field}[{j}].size", "must be > 0"))
     return out + unsupported(spec)
 
 

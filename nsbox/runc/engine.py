@@ -106,6 +106,10 @@ def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> 
         prepare_security(launch, f"{store.root}/seccomp")
         created = Created(c, launch)
         created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
+        if any(step.idmap is not None for step in plan.mounts):
+            from ..runtime.idmap import prepare as prepare_idmaps
+
+            prepare_idmaps(plan, linux, rootless, created.undo)
         return created
     except BaseException:
         c.release_ownership()

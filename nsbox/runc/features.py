@@ -26,7 +26,7 @@ def features() -> dict:
     from ..seccomp.bpf import ACT_VALUES, OP_VALUES
     from ..spec.validate import NS_TYPES
 
-    options = sorted(set(OPTION_FLAGS) | set(PROPAGATION_OPTIONS) | {"bind", "rbind", "rro"})
+    options = sorted(set(OPTION_FLAGS) | set(PROPAGATION_OPTIONS) | {"bind", "rbind", "rro", "idmap", "ridmap"})
     linux = {
         "namespaces": list(NS_TYPES),
         "capabilities": list(NAMES),
@@ -37,7 +37,7 @@ def features() -> dict:
         "apparmor": {"enabled": False},
         "selinux": {"enabled": False},
         "intelRdt": {"enabled": False},
-        "mountExtensions": {"idmap": {"enabled": False}},
+        "mountExtensions": {"idmap": {"enabled": True}},
         "netDevices": {"enabled": False},
     }
     return {"ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION, "hooks": HOOKS, "mountOptions": options,

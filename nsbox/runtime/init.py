@@ -118,6 +118,8 @@ def preload(launch: Launch) -> None:
         mods += ["nsbox.runtime.sysctl"]
     if launch.procattrs:
         mods += ["nsbox.runtime.procattrs", "ctypes", "struct"]
+    if any(s.idmap_fd >= 0 for s in launch.plan.mounts):
+        mods += ["nsbox.runtime.idmap"]
     if any(s.kind == "cgroup" for s in launch.plan.mounts):
         mods += ["nsbox.runtime.cgroupfs", "nsbox.cgroups.detect"]
     from . import security

@@ -49,7 +49,7 @@ REMOUNT_OPTIONS = {"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec
 
 class MountStep:
     __slots__ = ("dest", "source", "fstype", "flags", "data", "propagation", "remount",
-                 "is_file", "recursive_ro", "kind", "fallback_ro")
+                 "is_file", "recursive_ro", "kind", "fallback_ro", "idmap", "idmap_fd")
 
     def __init__(self, dest: str, source: str | None, fstype: str | None, flags: int, data: str,
                  propagation: int = 0, remount: int = 0, is_file: bool = False,
@@ -65,13 +65,17 @@ class MountStep:
         self.recursive_ro = recursive_ro
         self.kind = kind  # "fs", "bind" or "cgroup"
         self.fallback_ro = False  # set by the executor when it had to bind the host's instead
+        # an idmapped bind (runtime/idmap.py): (uid ranges, gid ranges, recursive); the parent
+        # makes a user namespace with those maps and puts its fd in idmap_fd before fork
+        self.idmap: tuple | None = None
+        self.idmap_fd = -1
 
     def __repr__(self) -> str:
         return f"MountStep({self.kind} {self.source!r} -> {self.dest!r} {self.fstype} flags={self.flags:#x})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MountStep) and all(
-            getattr(self, s) == getattr(other, s) for s in self.__slots__ if s != "fallback_ro")
+            getattr(self, s) == getattr(other, s) for s in self.__slots__ if s not in ("fallback_ro", "idmap_fd"))
 
 
 class DeviceStep:
@@ -124,6 +128,9 @@ def mount_step(m: model.Mount, index: int, source_is_file: bool, new_userns: boo
     where = f"mounts[{index}]"
     dest = clean_dest(m.destination, where)
     opts = list(m.options)
+    idmap = "idmap" in opts or "ridmap" in opts or bool(m.uid_mappings)
+    recursive_idmap = "ridmap" in opts
+    opts = [o for o in opts if o not in ("idmap", "ridmap")]  # not mount(2) options (config.md)
     rro = "rro" in opts
     opts = [o for o in opts if o != "rro"] + (["ro"] if rro else [])
     flags, prop, data = parse_options(opts)
@@ -136,8 +143,14 @@ def mount_step(m: model.Mount, index: int, source_is_file: bool, new_userns: boo
         if not m.source:
             raise ConfigError(f"{where}: bind mount to `{dest}` needs a source")
         remount = flags & ~(MS_BIND | MS_REC)
-        return MountStep(dest, m.source, None, flags & (MS_BIND | MS_REC), "", prop, remount,
+        step = MountStep(dest, m.source, None, flags & (MS_BIND | MS_REC), "", prop, remount,
                          is_file=source_is_file, recursive_ro=rro and bool(flags & MS_REC), kind="bind")
+        if idmap:
+            step.idmap = (tuple((x.container_id, x.host_id, x.size) for x in m.uid_mappings),
+                          tuple((x.container_id, x.host_id, x.size) for x in m.gid_mappings), recursive_idmap)
+        return step
+    if idmap:
+        raise ConfigError(f"{where}: idmap/ridmap needs a bind mount (mount_setattr(2) MOUNT_ATTR_IDMAP)")
     if fstype == "cgroup" or fstype == "cgroup2":
         return MountStep(dest, m.source, fstype, flags, data, prop, kind="cgroup")
     if not fstype:

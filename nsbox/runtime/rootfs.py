@@ -94,6 +94,11 @@ def _after_mount(step: MountStep, k: Kernel, fd: int) -> None:
 
 
 def _bind(step: MountStep, k: Kernel, target: str) -> None:
+    if step.idmap_fd >= 0:
+        from .idmap import idmapped_bind
+
+        idmapped_bind(step, target)
+        return
     try:
         k.mount(step.source, target, None, step.flags, label=step.dest)
     except KernelError as e:

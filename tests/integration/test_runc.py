@@ -518,7 +518,11 @@ def test_process_attributes_and_sysctl(rc, bundle):
     (lambda c: c["linux"].update(memoryPolicy={"mode": "MPOL_BIND", "nodes": "x"}), "linux.memoryPolicy.nodes"),
     (lambda c: c["linux"].update(netDevices={"eth9": {}}), "linux.netDevices"),
     (lambda c: c["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["idmap"]}),
-     "mounts[7]"),
+     "mounts[7]"),  # idmap without mappings, and no user namespace to take them from
+    (lambda c: c["mounts"].append({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"],
+                                   "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}],
+                                   "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}),
+     "mounts[7]"),  # only a bind can be idmapped
 ])
 def test_refused_values_name_their_json_path(rc, bundle, edit, path):
     b = bundle(["true"], edit=edit)
@@ -526,3 +530,31 @@ def test_refused_values_name_their_json_path(rc, bundle, edit, path):
     r = rc.run("create", "--bundle", b, cid)
     assert r.returncode == 1 and f"{path}:" in r.stderr, r.stderr
     assert cid not in rc.run("list", "-q").stdout.split()
+
+
+def test_idmapped_mounts(rc, bundle, tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "f").write_text("data")
+    os.chown(src / "f", 0, 0)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(src / "sub")], check=True)
+    try:
+        (src / "sub" / "g").write_text("x")
+        os.chown(src / "sub" / "g", 5001, 5001)
+
+        def mounts(cfg):
+            m = {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                 "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]}
+            cfg["mounts"].append({"destination": "/m", "type": "bind", "source": str(src), "options": ["bind", "idmap"],
+                                  **m})
+            cfg["mounts"].append({"destination": "/r", "type": "bind", "source": str(src),
+                                  "options": ["rbind", "ridmap"],
+                                  "uidMappings": [{"containerID": 5000, "hostID": 7000, "size": 10}],
+                                  "gidMappings": [{"containerID": 5000, "hostID": 7000, "size": 10}]})
+        b = bundle(["sh", "-c", "stat -c '%u:%g' /m/f /r/sub/g; cat /m/f"], edit=mounts)
+        r = rc.run("run", "--bundle", b, unique(), check=True)
+        # on-disk ids are mapped as a user namespace with the mount's maps maps them (0 -> 1000/2000)
+        assert r.stdout.split() == ["1000:2000", "7001:7001", "data"]
+        assert os.stat(src / "f").st_uid == 0  # the source itself is unchanged
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)

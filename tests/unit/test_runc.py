@@ -163,8 +163,8 @@ def test_features_structure():
     assert f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"] == model.OCI_VERSION
     assert set(f) <= {"ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux", "annotations",
                       "potentiallyUnsafeConfigAnnotations"}
-    assert "rro" in f["mountOptions"] and "idmap" not in f["mountOptions"]
-    assert f["linux"]["mountExtensions"]["idmap"]["enabled"] is False
+    assert {"rro", "idmap", "ridmap"} <= set(f["mountOptions"])
+    assert f["linux"]["mountExtensions"]["idmap"]["enabled"] is True
 
 
 def test_hooks_get_the_state_and_their_failures_are_reported(tmp_path):
