@@ -8,15 +8,24 @@ import os
 from ..errors import NsboxError
 
 
-def send_master(path: str, master: int) -> None:
+def connect(path: str):
+    """Connected before anything runs: a wrong --console-socket fails early."""
     import socket
 
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    except OSError as e:
-        raise NsboxError(f"--console-socket `{path}`: {e.strerror}") from None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         s.connect(path)
+    except OSError as e:
+        s.close()
+        raise NsboxError(f"--console-socket `{path}`: {e.strerror}") from None
+    return s
+
+
+def send_master(path: str, master: int, s=None) -> None:
+    import socket
+
+    s = s or connect(path)
+    try:
         socket.send_fds(s, [b"/dev/ptmx"], [master])
     except OSError as e:
         raise NsboxError(f"--console-socket `{path}`: send the terminal: {e.strerror}") from None

@@ -53,6 +53,10 @@ def create(cid: str, v: dict, detached: bool):
     st.ensure()
     if os.path.lexists(f"{st.containers_dir}/{cid}"):
         raise Conflict(f"container `{cid}` already exists")
+    if v.get("console_socket"):
+        from .console import connect
+
+        v["console"] = connect(v["console_socket"])  # a wrong socket fails before anything is made
     hooks = (lambda created: create_hooks(spec, created)) if spec.hooks is not None else None
     opts = engine.CreateOptions(path, int(n), hooks)
     return engine.create(st, cid, spec, opts)
@@ -78,7 +82,7 @@ def finish(created, v: dict) -> None:
         if v.get("console_socket") and created.pty_master >= 0:
             from .console import send_master
 
-            send_master(v["console_socket"], created.pty_master)
+            send_master(v["console_socket"], created.pty_master, v.get("console"))
         if v.get("pid_file"):
             from .console import write_pid_file
 

@@ -52,6 +52,10 @@ def main(name: str, argv: list[str]) -> int:
         proc = process(c, v, pos[1:])
         if proc.terminal and v["detach"] and not v["console_socket"]:
             raise ConfigError("exec: a terminal with --detach needs --console-socket")
+        if proc.terminal and v["console_socket"]:
+            from .console import connect
+
+            v["console"] = connect(v["console_socket"])
         pidfd = _pidfd(c)
         try:
             pid, master = spawn(c, None, pidfd, make=lambda: request(c, proc))
@@ -86,7 +90,7 @@ def after(pid: int, master: int, v: dict) -> int:
         from .console import send_master
 
         try:
-            send_master(v["console_socket"], master)
+            send_master(v["console_socket"], master, v.get("console"))
         finally:
             os.close(master)
         master = -1

@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         err("--systemd-cgroup: refused: there is no systemd on this machine to delegate cgroups to "
             "(use the cgroupfs driver: omit --systemd-cgroup, e.g. podman --cgroup-manager cgroupfs)")
         return 1
+    if G.debug:
+        log("debug", f"nsbox-runc {name} {' '.join(argv[1:])}")
     try:
         modname = f"nsbox.runc.{MODULES.get(name, name)}"
         __import__(modname)

@@ -111,15 +111,3 @@ def cgroup_dirs(path: str) -> list[str]:
         if entry.is_dir() and os.path.isdir(entry.path + path):
             out.append(entry.path + path)
     return out
-
-
-def reap_orphans() -> None:
-    """Containers whose nsbox-runc exited are reparented to us (a subreaper, see the
-    fixture) as they would be to conmon or a shim: reap the zombies."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
