@@ -77,7 +77,7 @@ def _config(c: S.Container):
     try:
         from .start import load_config
 
-        return load_config(c)
+        return load_config(c, hooks_only=True)
     except Exception:  # noqa: BLE001 - a half-created container may have none: no hooks then
         return None
 

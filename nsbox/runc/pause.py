@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..runtime import state as S
 from .opts import one_id, parse
 
@@ -17,9 +19,11 @@ def main(name: str, argv: list[str]) -> int:
         if name == "pause":
             need(c, "pause", S.RUNNING, S.CREATED)
             freeze(cgroup_path(c), True, f"pause `{c.id}`")
+            c.write(status=S.PAUSED)
         else:
             need(c, "resume", S.PAUSED)
             freeze(cgroup_path(c), False, f"resume `{c.id}`")
+            c.write(status=S.CREATED if os.path.lexists(c.fifo) else S.RUNNING)
     finally:
         c.unlock()
     return 0

@@ -27,21 +27,28 @@ def start(cid: str) -> None:
     c.lock()
     try:
         need(c, "start", S.CREATED)
-        spec = load_config(c)
+        spec = load_config(c, hooks_only=True)
         pid = c.state["pid"]
-        _hooks(c, spec, "start_container", pid, inside=True)
+        if spec is not None:
+            _hooks(c, spec, "start_container", pid, inside=True)
         release(c, pid)
         c.write(status=S.RUNNING, started=S.now())
-        _hooks(c, spec, "poststart", pid, inside=False)
+        if spec is not None:
+            _hooks(c, spec, "poststart", pid, inside=False)
     finally:
         c.unlock()
 
 
-def load_config(c: S.Container):
+def load_config(c: S.Container, hooks_only: bool = False):
+    """The container's config as a Spec; ``hooks_only``: None when it has no hooks
+    (building the records is the larger part of a ``start``'s work)."""
     from .. import jsonio
     from ..spec import model
 
-    return model.load(jsonio.load_file(f"{c.path}/config.json"))
+    data = jsonio.load_file(f"{c.path}/config.json")
+    if hooks_only and not data.get("hooks"):
+        return None
+    return model.load(data)
 
 
 def _hooks(c: S.Container, spec, stage: str, pid: int, inside: bool) -> None:

@@ -12,7 +12,7 @@ is read from the process itself:
   a creator that died (SIGKILL) left a ``stopped`` container to ``delete``;
 - ``created``: init alive (pid and start time) and its exec fifo still there;
 - ``running``: init alive, the fifo gone (``start`` removed it);
-- ``paused``: running with its freezer frozen (runc's extension);
+- ``paused``: ``pause`` recorded it and the freezer is still frozen (runc's extension);
 - ``stopped``: init gone (a zombie counts as gone).
 """
 
@@ -71,10 +71,10 @@ def status(c: S.Container) -> str:
 
     if not alive(st.get("pid", 0), st.get("pidStart")):
         return S.STOPPED
-    if recorded == S.CREATED and os.path.lexists(c.fifo):
-        return S.CREATED
-    if frozen(c):
+    if recorded == S.PAUSED and frozen(c):  # (pause and resume record it)
         return S.PAUSED
+    if recorded != S.RUNNING and os.path.lexists(c.fifo):  # start removes it before it records "running"
+        return S.CREATED
     return S.RUNNING
 
 

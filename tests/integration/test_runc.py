@@ -585,3 +585,17 @@ def test_exec_tty_through_the_console_socket(rc, bundle, tmp_path):
     r = rc.run("exec", "--tty", "--detach", cid, "true")
     assert r.returncode == 1 and "--console-socket" in r.stderr
     rc.run("delete", "-f", cid, check=True)
+
+
+def test_pause_and_resume_a_created_container(rc, bundle):
+    cid = unique()
+    b = bundle(["sleep", "60"], cid)
+    rc.run("create", "--bundle", b, cid, check=True)
+    rc.run("pause", cid, check=True)
+    assert rc.status(cid) == "paused"
+    assert rc.run("start", cid).returncode == 1
+    rc.run("resume", cid, check=True)
+    assert rc.status(cid) == "created"
+    rc.run("start", cid, check=True)
+    assert rc.status(cid) == "running"
+    rc.run("delete", "-f", cid, check=True)
