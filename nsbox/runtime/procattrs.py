@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from ..kernel.errors import KernelError
@@ -96,6 +95,8 @@ def wanted(launch) -> bool:
 
 
 def apply(launch) -> None:
+    import ctypes
+
     p, lx = launch.process, launch.linux
     libc = ctypes.CDLL(None, use_errno=True)
     if lx.personality is not None:
@@ -118,6 +119,8 @@ def apply(launch) -> None:
 
 
 def _scheduler(libc, s: dict) -> None:
+    import ctypes
+
     flags = 0
     for f in s.get("flags") or []:
         flags |= SCHED_FLAGS[f]
@@ -131,6 +134,8 @@ def _scheduler(libc, s: dict) -> None:
 
 
 def _mempolicy(libc, mp: dict) -> None:
+    import ctypes
+
     mode = MPOL_MODES[mp["mode"]]
     for f in mp.get("flags") or []:
         mode |= MPOL_FLAGS[f]
