@@ -32,10 +32,23 @@ def main(name: str, argv: list[str]) -> int:
             c = lookup(st, cid)
         except NotFound:
             if v["force"]:
+                remove_abandoned(st, cid)
                 continue
             raise
         destroy(c, v["force"])
     return failed
+
+
+def remove_abandoned(st: S.Store, cid: str) -> None:
+    """A create SIGKILLed between making its directory (``.new-<pid>.<start>-<id>``)
+    and naming it: nothing else was made yet; remove it once its creator is gone."""
+    from .. import procfs
+
+    for name in st.ids():
+        who = S.pending_owner(name)
+        if who is None or who[2] != cid or procfs.alive(who[0], who[1]):
+            continue
+        S.remove_tree(f"{st.containers_dir}/{name}")
 
 
 def destroy(c: S.Container, force: bool) -> None:

@@ -188,3 +188,19 @@ def test_hooks_get_the_state_and_their_failures_are_reported(tmp_path):
     assert len(warned) == 1 and "poststop" in warned[0]
     with pytest.raises(hooks.HookError, match="exit status 127"):
         hooks.run_one(model.Hook(path=str(tmp_path / "missing")), b"{}", "hooks.prestart[0]")
+
+
+def test_delete_force_removes_a_directory_a_killed_create_left(tmp_path):
+    from nsbox.procfs import start_time
+    from nsbox.runc.delete import remove_abandoned
+    from nsbox.runtime.state import Store
+
+    st = Store(str(tmp_path))
+    st.ensure()
+    dead = f"{st.containers_dir}/.new-999999999.1-c1"
+    mine = f"{st.containers_dir}/.new-{os.getpid()}.{start_time(os.getpid())}-c1"
+    other = f"{st.containers_dir}/.new-999999999.1-c2"
+    for d in (dead, mine, other):
+        os.makedirs(d)
+    remove_abandoned(st, "c1")
+    assert not os.path.exists(dead) and os.path.exists(mine) and os.path.exists(other)
