@@ -116,8 +116,14 @@ def unsupported(spec: model.Spec) -> list[SpecError]:
     linux = spec.linux or model.Linux()
     out = [SpecError(path, why) for path, why in check(spec.process, linux)]
     if linux.net_devices:
-        out.append(SpecError("linux.netDevices", "refused: moving host network devices is not supported "
-                             "by nsbox-runc yet"))
+        net = linux.namespace("network")
+        if net is None or net.path:
+            out.append(SpecError("linux.netDevices", "needs a new network namespace"))
+        if os.geteuid() != 0:
+            out.append(SpecError("linux.netDevices", "needs root (CAP_NET_ADMIN on the host)"))
+        for name, value in linux.net_devices.items():
+            if not isinstance(value, dict) or not isinstance(value.get("name", ""), str):
+                out.append(SpecError(f"linux.netDevices.{name}", "must be an object with an optional name"))
     return out
 
 

@@ -57,16 +57,22 @@ def create(cid: str, v: dict, detached: bool):
         from .console import connect
 
         v["console"] = connect(v["console_socket"])  # a wrong socket fails before anything is made
-    hooks = (lambda created: create_hooks(spec, created)) if spec.hooks is not None else None
+    hooks = (lambda created: create_hooks(spec, created)) if spec.hooks is not None or (
+        spec.linux is not None and spec.linux.net_devices) else None
     opts = engine.CreateOptions(path, int(n), hooks)
     return engine.create(st, cid, spec, opts)
 
 
 def create_hooks(spec, created) -> None:
-    """prestart, createRuntime (here), createContainer (in the container's namespaces)."""
+    """linux.netDevices, then the hooks prestart, createRuntime (here), createContainer
+    (in the container's namespaces)."""
     from .hooks import run_all
     from .store import hook_state
 
+    if spec.linux is not None and spec.linux.net_devices:
+        from ..runtime.netdevices import move  # before the hooks: a prestart hook may configure them
+
+        move(spec.linux.net_devices, created.pid)
     if spec.hooks is None:
         return
     state = hook_state(created.container, S.CREATING, created.pid)

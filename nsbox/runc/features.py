@@ -38,7 +38,7 @@ def features() -> dict:
         "selinux": {"enabled": False},
         "intelRdt": {"enabled": False},
         "mountExtensions": {"idmap": {"enabled": True}},
-        "netDevices": {"enabled": False},
+        "netDevices": {"enabled": True},
     }
     return {"ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION, "hooks": HOOKS, "mountOptions": options,
             "linux": linux, "annotations": {"run.nsbox.runc.version": _version()}}

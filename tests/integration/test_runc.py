@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -511,7 +512,7 @@ def test_process_attributes_and_sysctl(rc, bundle):
     (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 9}),
      "process.ioPriority.priority"),
     (lambda c: c["linux"].update(memoryPolicy={"mode": "MPOL_BIND", "nodes": "x"}), "linux.memoryPolicy.nodes"),
-    (lambda c: c["linux"].update(netDevices={"eth9": {}}), "linux.netDevices"),
+    (lambda c: c["linux"].update(netDevices={"nsbox-none0": {}}), "linux.netDevices.nsbox-none0"),
     (lambda c: c["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["idmap"]}),
      "mounts[7]"),  # idmap without mappings, and no user namespace to take them from
     (lambda c: c["mounts"].append({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"],
@@ -599,3 +600,20 @@ def test_pause_and_resume_a_created_container(rc, bundle):
     rc.run("start", cid, check=True)
     assert rc.status(cid) == "running"
     rc.run("delete", "-f", cid, check=True)
+
+
+def test_net_devices_are_moved_renamed_and_keep_their_addresses(rc, bundle):
+    dev = f"nsbx{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "link", "add", dev, "type", "veth", "peer", "name", f"{dev}p"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.213.7.1/24", "dev", dev], check=True)
+        cid = unique()
+        b = bundle(["sh", "-c", "ip -o addr show eth7; ip -o link show eth7"], cid,
+                   edit=lambda c: c["linux"].update(netDevices={dev: {"name": "eth7"}}))
+        r = rc.run("run", "--bundle", b, cid, check=True)
+        assert "10.213.7.1/24" in r.stdout and ",UP" in r.stdout
+        # a virtual device goes with the container's network namespace (never moved back): its peer too
+        wait_for(lambda: subprocess.run(["ip", "link", "show", f"{dev}p"], capture_output=True).returncode != 0,
+                 what="the dummy device destroyed with the namespace")
+    finally:
+        subprocess.run(["ip", "link", "del", dev], capture_output=True)
