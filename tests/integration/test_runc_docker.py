@@ -28,9 +28,11 @@ def docker(busybox_rootfs):
     os.makedirs(d, exist_ok=True)
     sock = f"{d}/docker.sock"
     log = open(f"{d}/dockerd.log", "w")
+    # --ip-forward=false: dockerd would otherwise turn on the host's net.ipv4.ip_forward
     proc = subprocess.Popen(["dockerd", "--data-root", f"{d}/data", "--exec-root", f"{d}/exec", "--pidfile",
                              f"{d}/docker.pid", "-H", f"unix://{sock}", "--iptables=false", "--ip6tables=false",
-                             "--bridge=none", "--storage-driver", "vfs", "--add-runtime", f"nsbox={RUNC}"],
+                             "--bridge=none", "--ip-forward=false", "--storage-driver", "vfs",
+                             "--add-runtime", f"nsbox={RUNC}"],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def run(*args, check=False, timeout=60):
