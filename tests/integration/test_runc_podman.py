@@ -28,7 +28,8 @@ class Podman:
         self.user = user
         self.global_args = ["--root", f"{base}/root", "--runroot", f"{base}/runroot", "--tmpdir", f"{base}/tmp",
                             "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--storage-driver", "vfs",
-                            "--runtime", runtime]
+                            "--runtime", runtime, "--runtime-flag", f"root={base}/runtime"]
+        # (--runtime-flag: nsbox-runc's state in the test's directory, not /run/nsbox-runc)
 
     def argv(self, *args: str) -> list[str]:
         base = ["podman", *self.global_args, *args]
