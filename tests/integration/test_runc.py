@@ -617,3 +617,23 @@ def test_net_devices_are_moved_renamed_and_keep_their_addresses(rc, bundle):
                  what="the dummy device destroyed with the namespace")
     finally:
         subprocess.run(["ip", "link", "del", dev], capture_output=True)
+
+
+def test_state_is_creating_while_create_runs(rc, bundle, tmp_path):
+    slow = tmp_path / "slow.sh"
+    slow.write_text("#!/bin/sh\nsleep 1\n")
+    slow.chmod(0o755)
+    cid = unique()
+    b = bundle(["sleep", "60"], cid, edit=lambda c: c.update(hooks={"createRuntime": [{"path": str(slow)}]}))
+    p = subprocess.Popen(rc.argv("create", "--bundle", b, cid), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: rc.run("state", cid).returncode == 0 and rc.status(cid) == "creating", what="creating")
+        st = rc.state(cid)
+        assert st["id"] == cid and st["bundle"] == b
+        r = rc.run("delete", cid)  # not stopped: refused, no effect
+        assert r.returncode == 1 and "creating" in r.stderr
+        assert rc.run("start", cid).returncode == 1
+    finally:
+        assert p.wait(timeout=30) == 0
+    assert rc.status(cid) == "created"
+    rc.run("delete", "-f", cid, check=True)
