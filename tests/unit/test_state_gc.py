@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nsbox.errors import ConfigError, ContainerNotFound
+from nsbox.errors import Conflict, ContainerNotFound
 from nsbox.runtime import gc, resources
 from nsbox.runtime import state as S
 
