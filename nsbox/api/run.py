@@ -177,28 +177,24 @@ class Job:
         self.rusage: Any = None
 
     def start(self) -> None:
-        """begin -> create -> start; on failure everything is undone."""
+        """The engine's start-up (runtime/run.py launch); on failure everything is undone."""
         from ..runtime import state as S
-        from ..runtime.run import begin, create_container, start
+        from ..runtime.run import launch
         from .options import relabel
 
-        try:
-            self.created = created = begin(self.opts, S.Store())
-        except ConfigError as e:
-            self.pipes.close()
-            raise relabel(e) from None
-        except BaseException:
-            self.pipes.close()
-            raise
-        try:
-            created.launch.stdio = (self.pipes.child[0], self.pipes.child[1], self.pipes.child[2])
-            create_container(created, persist_created=False)
+        def before_start(created: Created) -> None:
             self.pidfd = os.pidfd_open(created.pid)
-            start(created, wait_exec=False)
+
+        try:
+            self.created = launch(self.opts, S.Store(), stdio=(self.pipes.child[0], self.pipes.child[1],
+                                                                self.pipes.child[2]), before_start=before_start)
             self.started = time.monotonic()
             self.pipes.started()
         except BaseException as e:
-            self._abandon()
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+                self.pidfd = -1
+            self.pipes.close()
             if isinstance(e, ConfigError):
                 raise relabel(e) from None
             raise

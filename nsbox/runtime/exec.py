@@ -139,8 +139,8 @@ def environment(base: model.Process, opts: ExecOptions) -> tuple[str, ...]:
             raise ConfigError(f"{where} `{item}`: expected KEY=VALUE")
         if eq:
             env[key] = value
-        elif key in os.environ:
-            env[key] = os.environ[key]
+        elif os.environ.get(key) is not None:  # -e KEY passes the caller's value (Docker's -e)
+            env[key] = os.environ.get(key, "")
     if opts.tty and "TERM" not in env:
         env["TERM"] = os.environ.get("TERM", "xterm")
     return tuple(f"{k}={v}" for k, v in env.items())
