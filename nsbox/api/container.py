@@ -339,15 +339,14 @@ class ExecJob:
             pass
 
     def reap(self) -> None:
-        while True:
+        while self.pid > 0:
             try:
                 _pid, self.status = os.waitpid(self.pid, 0)
-                return
             except InterruptedError:
                 continue
             except ChildProcessError:
                 self.status = 255 << 8
-                return
+            self.pid = 0  # reaped: that number may be someone else's now
 
     def result(self, argv: Sequence[str]) -> Result:
         from .result import from_status
@@ -359,13 +358,9 @@ class ExecJob:
 
     def close(self) -> None:
         if self.pidfd >= 0:
-            if self.status == 0 and self.pid:
-                try:
-                    if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
-                        self.kill()
-                        self.reap()
-                except ChildProcessError:
-                    pass
+            if self.pid > 0:  # not reaped: the caller gave up (an exception, a cancelled task)
+                self.kill()
+                self.reap()
             os.close(self.pidfd)
             self.pidfd = -1
         self.pipes.close()

@@ -190,6 +190,7 @@ class Job:
                                                                 self.pipes.child[2]), before_start=before_start)
             self.started = time.monotonic()
             self.pipes.started()
+            self._warn()
         except BaseException as e:
             if self.pidfd >= 0:
                 os.close(self.pidfd)
@@ -198,6 +199,20 @@ class Job:
             if isinstance(e, ConfigError):
                 raise relabel(e) from None
             raise
+
+    def _warn(self) -> None:
+        """The limits this machine could not apply, as LimitWarnings naming keywords."""
+        assert self.created is not None
+        if not self.created.warnings:
+            return
+        import warnings
+
+        from ..errors import LimitWarning
+        from .options import relabel_text
+
+        self.created.warnings = [relabel_text(w) for w in self.created.warnings]
+        for w in self.created.warnings:
+            warnings.warn(w, LimitWarning, stacklevel=4)
 
     def kill(self) -> None:
         """Timeout (or the caller gave up): SIGKILL the container's init; with its
@@ -213,14 +228,16 @@ class Job:
     def reap(self) -> None:
         """init exited (its pidfd is readable): collect its status and rusage."""
         assert self.created is not None
-        while True:
+        while self.created.pid > 0:  # never 0 or -1: that would reap the caller's other children
             try:
                 _pid, self.status, self.rusage = os.wait4(self.created.pid, 0)
+                self.created.pid = 0  # reaped: that number may be someone else's now
                 return
             except InterruptedError:
                 continue
             except ChildProcessError:
                 self.status = 255 << 8
+                self.created.pid = 0
                 return
 
     def end(self, args: Sequence[str]) -> Result:
