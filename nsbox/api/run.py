@@ -163,17 +163,33 @@ class _Pipes:
             self._close_stdin()
 
 
-class Job:
+class Running:
+    """A process being waited for: what the pumps need (run's Job, Container.exec's ExecJob)."""
+
+    pipes: _Pipes
+    pidfd = -1
+    started = 0.0
+    timed_out = False
+    status = 0
+
+    def kill(self) -> None:
+        """SIGKILL it (the timeout, or the caller gave up)."""
+        import signal
+
+        if self.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+class Job(Running):
     """One run's state between the engine's stages (shared by run and arun)."""
 
     def __init__(self, opts: RunOptions, pipes: _Pipes) -> None:
         self.opts = opts
         self.pipes = pipes
         self.created: Created | None = None
-        self.pidfd = -1
-        self.started = 0.0
-        self.timed_out = False
-        self.status = 0
         self.rusage: Any = None
 
     def start(self) -> None:
@@ -213,17 +229,6 @@ class Job:
         self.created.warnings = [relabel_text(w) for w in self.created.warnings]
         for w in self.created.warnings:
             warnings.warn(w, LimitWarning, stacklevel=4)
-
-    def kill(self) -> None:
-        """Timeout (or the caller gave up): SIGKILL the container's init; with its
-        PID namespace every process dies, else finish() empties the cgroup."""
-        import _signal
-
-        if self.pidfd >= 0:
-            try:
-                _signal.pidfd_send_signal(self.pidfd, _signal.SIGKILL)
-            except OSError:
-                pass
 
     def reap(self) -> None:
         """init exited (its pidfd is readable): collect its status and rusage."""
@@ -368,7 +373,7 @@ def _finish(result: Result, pipes: _Pipes, text: bool, encoding: str | None, err
     return result
 
 
-def _pump(job: Job, limit: float | None) -> None:
+def _pump(job: Running, limit: float | None) -> None:
     """Copy stdin/stdout/stderr until init exits (or the timeout kills it)."""
     import select
 
@@ -451,11 +456,16 @@ async def arun(argv: Sequence[str], *, input: bytes | str | None = None, stdin: 
     return _finish(result, job.pipes, text, encoding, errors, check)
 
 
-async def _apump(loop: Any, job: Job, limit: float | None) -> None:
+async def _apump(loop: Any, job: Running, limit: float | None) -> None:
     import asyncio
 
     exited = loop.create_future()
-    loop.add_reader(job.pidfd, lambda: exited.done() or exited.set_result(None))
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(job.pidfd, on_exit)
     watch = _Watch(loop, job.pipes)
     try:
         try:
