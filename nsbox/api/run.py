@@ -344,7 +344,16 @@ def run(argv: Sequence[str], *, input: bytes | str | None = None, stdin: int | I
         stdout: int | IO[Any] | None = PIPE, stderr: int | IO[Any] | None = PIPE, text: bool = False,
         encoding: str | None = None, errors: str | None = None, timeout: float | None = None,
         check: bool = False, **options: Any) -> Result:
-    """Run ``argv`` in a new container and wait for it; see nsbox/__init__.py."""
+    """Run ``argv`` as PID 1 of a new container and wait for it (as subprocess.run).
+
+    Keywords are ``nsbox run``'s options (docs/API.md); the output is captured
+    unless ``stdout``/``stderr`` say otherwise; ``timeout`` kills the container
+    and returns with ``reason`` "timed-out".
+
+    >>> r = nsbox.run(["sh", "-c", "cat; echo done >&2"], input=b"hi\n", memory="64m", timeout=5)
+    >>> r.returncode, r.stdout, r.stderr
+    (0, b'hi\n', b'done\n')
+    """
     job, limit = prepare(argv, options, "nsbox.run", input, stdin, stdout, stderr, text, encoding, errors,
                          timeout)
     job.start()
@@ -433,7 +442,12 @@ async def arun(argv: Sequence[str], *, input: bytes | str | None = None, stdin: 
     """``nsbox.run`` for asyncio: the start-up runs in the loop's default executor
     (it forks and blocks for milliseconds); the wait and the copying are the event
     loop's own (a pidfd and the pipes as readers), with no thread per container.
-    Cancelling the task kills the container and removes it."""
+    Cancelling the task kills the container and removes it.
+
+    >>> results = await asyncio.gather(*(nsbox.arun(["echo", str(i)]) for i in range(100)))
+    >>> results[7].stdout
+    b'7\n'
+    """
     import asyncio
 
     job, limit = prepare(argv, options, "nsbox.arun", input, stdin, stdout, stderr, text, encoding, errors,
