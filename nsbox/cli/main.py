@@ -26,12 +26,21 @@ COMMANDS = {
     "debug": "debug",
     "audit": "audit",
     "network": "network",
+    "pull": "pull",
+    "load": "load",
+    "save": "save",
+    "images": "images",
+    "rmi": "rmi",
+    "tag": "tag",
+    "image": "image",
+    "login": "login",
+    "logout": "login",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
 VERSION = "0.1.0"
 
-USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
+USAGE = """usage: nsbox [--root DIR] [--storage DIR] COMMAND [OPTIONS] ...
 
 Isolate processes with the eight Linux namespaces, rootful or rootless.
 
@@ -52,6 +61,21 @@ commands:
   debug     run an ephemeral debug container in a container's PID and network namespaces
   audit     report how well a container or any process is isolated
   network   manage bridge networks (create, ls, inspect, rm)
+
+images:
+  pull      pull an image from a registry
+  load      load images from a docker-archive, oci-archive or OCI layout directory
+  save      write images as an oci-archive or OCI layout directory
+  images    list the local images
+  rmi       remove images
+  tag       add a name to an image
+  image     inspect, prune, ls, rm, tag, pull, load, save
+  login     store credentials for a registry (logout removes them)
+
+global options:
+  --root DIR      state directory of containers (default /run/nsbox; rootless $XDG_RUNTIME_DIR/nsbox)
+  --storage DIR   image store (default /var/lib/nsbox/storage; rootless ~/.local/share/nsbox/storage;
+                  also $NSBOX_STORAGE)
 """
 
 
@@ -79,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
                 err("--root needs a directory")
                 return 2
             os.environ["NSBOX_ROOT"] = os.path.abspath(value)
+            continue
+        if a == "--storage" or a.startswith("--storage="):
+            value = a.partition("=")[2] or (argv.pop(0) if argv else "")
+            if not value:
+                err("--storage needs a directory")
+                return 2
+            os.environ["NSBOX_STORAGE"] = os.path.abspath(value)
             continue
         err(f"unknown global option `{a}` (see nsbox --help)")
         return 2

@@ -7,6 +7,10 @@ import sys
 from .args import Command, Opt
 
 OPTIONS = [
+    Opt("--image", "image", help="run an image of the store (nsbox pull/load): its layers are the root, its "
+        "config gives the command, environment, working directory and user", metavar="IMAGE"),
+    Opt("--entrypoint", "entrypoint", help="replace the image's Entrypoint (and drop its Cmd): a program, "
+        "or a JSON array", metavar="CMD"),
     Opt("--rootfs", "rootfs", help="root filesystem: a directory or a tar/tar.gz/tar.xz "
         "(default: the host's system directories, read-only)", metavar="DIR|TARBALL"),
     Opt("--name", "name", help="a name for the container"),
@@ -102,8 +106,13 @@ OPTIONS = [
         "applied on this machine"),
 ]
 
-COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
-                  "Run CMD as PID 1 of a new container; exit with its status.", OPTIONS, positionals=0)
+COMMAND = Command("run", "run [OPTIONS] [--] [IMAGE] [CMD [ARGS...]]",
+                  "Run CMD as PID 1 of a new container; exit with its status.\n\n"
+                  "Without --image or --rootfs, the first word is an IMAGE when it is the name or id of a local\n"
+                  "image, or when it is an image reference (alpine, docker.io/library/alpine:3.20) that is not\n"
+                  "a program on the default root's PATH; else it is the command, run on the host's system\n"
+                  "directories (read-only).  Words starting with / or . are always commands.  Use --image to\n"
+                  "be explicit.", OPTIONS, positionals=0)
 
 
 def options_from(values: dict, command: list[str]):
@@ -114,11 +123,38 @@ def options_from(values: dict, command: list[str]):
     return RunOptions(command=tuple(command), **kw)
 
 
+def _is_image(word: str) -> bool:
+    """The first positional's rule (see the help text)."""
+    import os
+
+    from ..image.refs import looks_like_reference
+
+    if word[:1] in ("/", ".", "-") or not looks_like_reference(word):
+        return False
+    from ..image.store import Store
+    from .storage import root
+
+    try:
+        if Store(root()).find(word) is not None:
+            return True
+    except Exception:  # noqa: BLE001 - an unreadable store: decide by PATH (run reports it if used)
+        pass
+    from ..specgen.user import DEFAULT_PATH
+
+    return not any(os.access(f"{d}/{word}", os.X_OK) for d in DEFAULT_PATH.split(":"))
+
+
 def main(argv: list[str]) -> int:
     values, rest = COMMAND.parse(argv)
     if values["help"]:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
+    if values["image"] is None and values["rootfs"] is None and rest and _is_image(rest[0]):
+        values["image"] = rest.pop(0)
+    if values["image"] is not None:
+        from .storage import root
+
+        values["storage"] = root()
     opts = options_from(values, rest)
     if opts.detach:
         from ..runtime.detach import run_detached

@@ -1,0 +1,38 @@
+"""``nsbox load -i FILE|DIR``: images from a docker-archive, oci-archive or OCI layout directory."""
+
+from __future__ import annotations
+
+import sys
+
+from .args import Command, Opt, UsageError
+
+COMMAND = Command("load", "load -i FILE|DIR", "Load images from a docker-archive or oci-archive tar file "
+                  "(docker save, podman save, skopeo copy) or an OCI image layout directory.", [
+                      Opt("-i --input", "input", help="the archive or directory", metavar="FILE|DIR"),
+                      Opt("--platform", "platform", help="from a multi-platform index, load this one "
+                          "(default: the host's)", metavar="OS/ARCH[/VARIANT]"),
+                      Opt("-q --quiet", "quiet", "bool", "print only the image ids")])
+
+
+def main(argv: list[str]) -> int:
+    values, rest = COMMAND.parse(argv)
+    if values["help"]:
+        sys.stdout.write(COMMAND.help_text() + "\n")
+        return 0
+    path = values["input"] or (rest[0] if len(rest) == 1 else None)
+    if not path or (values["input"] and rest):
+        raise UsageError("load: give one archive or directory: nsbox load -i FILE|DIR")
+    from ..image.archive import load
+    from .storage import open_store
+
+    store = open_store().ensure()
+    store.collect_tmp()
+    for img, notes in load(store, path, values["platform"]):
+        for note in notes:
+            sys.stderr.write(f"nsbox: note: {note}\n")
+        if values["quiet"]:
+            sys.stdout.write(img.id + "\n")
+        else:
+            for name in img.names or [img.id]:
+                sys.stdout.write(f"Loaded image: {name}\n")
+    return 0

@@ -1,0 +1,39 @@
+"""``nsbox save -o FILE IMAGE...``: images as an oci-archive (or an OCI layout directory)."""
+
+from __future__ import annotations
+
+import sys
+
+from .args import Command, Opt, UsageError
+
+COMMAND = Command("save", "save [--format oci-archive|oci-dir] -o PATH IMAGE...",
+                  "Write images as an oci-archive tar file (default) or an OCI image layout directory.", [
+                      Opt("-o --output", "output", help="the file or directory to write", metavar="PATH"),
+                      Opt("--format", "format", help="oci-archive (default) or oci-dir", metavar="FORMAT"),
+                  ])
+
+
+def main(argv: list[str]) -> int:
+    from ..image import refs
+    from ..image.archive import save
+    from .storage import open_store
+
+    values, rest = COMMAND.parse(argv)
+    if values["help"]:
+        sys.stdout.write(COMMAND.help_text() + "\n")
+        return 0
+    if not rest or not values["output"]:
+        raise UsageError("save: nsbox save -o PATH IMAGE...")
+    if values["output"] == "-":
+        raise UsageError("save: -o needs a path")
+    store = open_store()
+    images = []
+    for ref in rest:
+        img = store.lookup(ref)
+        name = None
+        if refs.looks_like_reference(ref):
+            cands = refs.local_candidates(refs.parse(ref))
+            name = next((c for c in cands if c in img.names), None)
+        images.append((img, name or (img.names[0] if img.names else None)))
+    save(store, images, values["output"], values["format"] or "oci-archive")
+    return 0

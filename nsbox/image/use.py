@@ -1,0 +1,73 @@
+"""A container's root from an image: an overlay of the image's unpacked layers
+(read-only lowers, shared by every container of the image) and the container's
+own upper and work directories, so starting it copies nothing."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import ConfigError, NotFound
+from ..specgen.builder import RootfsInput
+from .store import Store
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..specgen.options import RunOptions
+
+
+def prepare(opts: RunOptions, cdir: str, owner: tuple[int, int] | None) -> tuple[RunOptions, RootfsInput,
+                                                                               dict[str, Any]]:
+    """(options with the image's config applied, the root, fields for state.json)."""
+    from . import config as C
+    from .manifest import parse_json
+    from .rootfs import overlay_available
+
+    if opts.rootfs is not None:
+        raise ConfigError(f"--image `{opts.image}` and --rootfs `{opts.rootfs}`: give one root, not both")
+    store = Store(opts.storage)
+    img = store.lookup(opts.image or "")
+    cfg = parse_json(store.read_blob(img.record["config"]), f"image `{opts.image}`: config")
+    opts, stop_signal = C.apply(opts, cfg, opts.image or "")
+    lowers = tuple(store.layer_path(d) for d in reversed(img.diff_ids))
+    for path in lowers:
+        if not os.path.isdir(path):
+            raise NotFound(f"image `{opts.image}`: layer `{path}` is missing from the store (pull or load it "
+                           "again)")
+    if not overlay_available():
+        raise ConfigError(f"image `{opts.image}`: the kernel has no overlayfs (needed for image roots)")
+    root, upper, work = f"{cdir}/rootfs", f"{cdir}/upper", f"{cdir}/work"
+    os.mkdir(root, 0o755)
+    os.mkdir(upper, 0o755)
+    os.mkdir(work, 0o700)
+    if not lowers:
+        empty = f"{cdir}/empty"
+        os.mkdir(empty, 0o755)
+        lowers = (empty,)
+    if owner is not None:
+        for p in (root, upper, work):
+            os.chown(p, owner[0], owner[1])
+    passwd = next((f"{p}/etc/passwd" for p in lowers if os.path.lexists(f"{p}/etc/passwd")), None)
+    fields = {"image": img.id, "imageName": opts.image}
+    if stop_signal:
+        fields["stopSignal"] = stop_signal
+    return opts, RootfsInput(root, lowers=lowers, upper=upper, work=work, passwd=passwd), fields
+
+
+def in_use(state_root: str | None = None) -> dict[str, list[str]]:
+    """Image id -> the containers (names or short ids) that use it."""
+    from ..runtime import state as S
+
+    out: dict[str, list[str]] = {}
+    st = S.Store(state_root)
+    for cid in st.ids():
+        try:
+            c = S.Container(st, cid, f"{st.containers_dir}/{cid}")
+            data = c.read()
+        except Exception:  # noqa: BLE001 - a container being removed meanwhile
+            continue
+        image = data.get("image")
+        if image:
+            out.setdefault(image, []).append(data.get("name") or cid[:12])
+    return out
