@@ -134,7 +134,7 @@ def _load_oci(store: Store, src: Source, platform) -> list[tuple[Image, list[str
             digest = desc["digest"]
         _copy(store, src, desc, "manifest")
         doc = M.parse_json(store.read_blob(digest), f"manifest {digest}")
-        M.check_manifest(doc, M.media_type(doc, desc.get("mediaType")), f"manifest {digest}")
+        M.check_manifest(doc, M.agreed_type(doc, desc.get("mediaType"), f"manifest {digest}"), f"manifest {digest}")
         _copy(store, src, doc["config"], "config")
         for layer in doc["layers"]:
             _copy(store, src, layer, "layer")

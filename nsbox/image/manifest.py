@@ -63,6 +63,17 @@ def media_type(doc: dict[str, Any], header: str | None) -> str:
     return OCI_INDEX if "manifests" in doc else OCI_MANIFEST
 
 
+def agreed_type(doc: dict[str, Any], declared: str | None, what: str) -> str:
+    """The media type, which the document and what pointed at it (descriptor, Content-Type) agree on."""
+    own = doc.get("mediaType")
+    declared = declared.split(";")[0].strip() if declared else None
+    if own and declared and own != declared:
+        raise ConfigError(f"{what}: media type `{declared}` is not an image manifest or index (the document "
+                          f"says `{own}`)" if declared not in MANIFESTS + INDEXES else
+                          f"{what}: media type `{declared}` declared, the document says `{own}`")
+    return media_type(doc, declared)
+
+
 def check_manifest(doc: dict[str, Any], mt: str, what: str) -> dict[str, Any]:
     if mt not in MANIFESTS:
         raise ConfigError(f"{what}: media type `{mt}` is not an image manifest (expected one of "
