@@ -34,7 +34,7 @@ COMMANDS = {
     "tag": "tag",
     "image": "image",
     "login": "login",
-    "logout": "login",
+    "logout": "logout",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
