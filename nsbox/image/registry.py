@@ -76,8 +76,8 @@ class Response:
     def header(self, name: str) -> str | None:
         return self.resp.getheader(name)
 
-    def read(self, n: int = -1) -> bytes:
-        return self.resp.read(n)
+    def read(self, n: int | None = None) -> bytes:
+        return self.resp.read(n if n is not None and n >= 0 else None)
 
     def close(self) -> None:
         self.conn.close()
@@ -140,6 +140,7 @@ class Registry:
         # loopback: plain HTTP first (a TLS registry answers it with a 400); named insecure: HTTPS first
         schemes = ["https"] if not self.may_use_http else \
             ["http", "https"] if is_loopback(self.host) else ["https", "http"]
+        first: str | None = None
         for i, scheme in enumerate(schemes):
             last = i == len(schemes) - 1
             try:
@@ -149,12 +150,15 @@ class Registry:
                 finally:
                     r.close()
             except (ssl.SSLError, RegistryError) as e:
-                if not last and (isinstance(e, ssl.SSLError) or "not HTTP" in str(e) or "reset" in str(e)):
+                msg = f"{what}: TLS with registry {self.host}: {e.reason or e}" if isinstance(e, ssl.SSLError) \
+                    else str(e)
+                if not last and (isinstance(e, ssl.SSLError) or "not HTTP" in msg or "reset" in msg):
+                    first = first or msg
                     continue
-                if isinstance(e, ssl.SSLError):
-                    raise RegistryError(f"{what}: TLS with registry {self.host}: {e.reason or e}") from None
-                raise
-            except (TimeoutError, socket.timeout):
+                if first is not None:
+                    msg = f"{first} (over {scheme}: {msg.rpartition(': ')[2]})"
+                raise RegistryError(msg) from None
+            except TimeoutError:
                 raise RegistryError(f"{what}: registry {self.host} did not answer within {self.timeout:g}s") from None
             if r.status == 400 and scheme == "http" and not last:
                 continue
