@@ -140,9 +140,22 @@ def configure_from_environment() -> None:
 
     defaults.configure(root=_abs(os.environ.get("NSBOX_ROOT")),
                        cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or None,
-                       network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")))
+                       network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")),
+                       storage=_abs(os.environ.get("NSBOX_STORAGE")),
+                       max_layer_size=_bytes("NSBOX_MAX_LAYER_SIZE"))
     trace.ON = trace.ON or bool(os.environ.get("NSBOX_TRACE"))
     defaults.warning_hook = _show_warning  # "nsbox: warning: ..." (no `warnings` import: 0.5 ms)
+
+
+def _bytes(var: str) -> int | None:
+    value = os.environ.get(var, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{var} `{value}`: expected a number of bytes")
+    return int(value)
 
 
 def _abs(path: str | None) -> str | None:

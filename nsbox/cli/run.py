@@ -132,10 +132,9 @@ def _is_image(word: str) -> bool:
     if word[:1] in ("/", ".", "-") or not looks_like_reference(word):
         return False
     from ..image.store import Store
-    from .storage import root
 
     try:
-        if Store(root()).find(word) is not None:
+        if Store().find(word) is not None:
             return True
     except Exception:  # noqa: BLE001 - an unreadable store: decide by PATH (run reports it if used)
         pass
@@ -151,10 +150,6 @@ def main(argv: list[str]) -> int:
         return 0
     if values["image"] is None and values["rootfs"] is None and rest and _is_image(rest[0]):
         values["image"] = rest.pop(0)
-    if values["image"] is not None:
-        from .storage import root
-
-        values["storage"] = root()
     opts = options_from(values, rest)
     if opts.detach:
         from ..runtime.detach import run_detached

@@ -34,7 +34,7 @@ def unpack_blob(blob: str, dest: str, diff_id: str, what: str, limit: int) -> li
 
             stream = gzip.GzipFile(fileobj=f, mode="rb")
         elif kind == "zstd":
-            stream, proc = _zstd(f, what)
+            stream, proc = _zstd(f, blob, what)
         else:
             stream = f
         reader = HashingReader(stream, limit, what)
@@ -55,7 +55,7 @@ def unpack_blob(blob: str, dest: str, diff_id: str, what: str, limit: int) -> li
     return notes
 
 
-def _zstd(f, what: str):
+def _zstd(f, path: str, what: str):
     """A zstd decompressing stream: the zstandard module if installed, else the zstd program."""
     try:
         import zstandard
@@ -66,7 +66,7 @@ def _zstd(f, what: str):
     import subprocess
 
     try:
-        proc = subprocess.Popen(["zstd", "-dcq"], stdin=f, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(["zstd", "-dcq", "--", path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     except FileNotFoundError:
         raise ConfigError(f"{what}: a zstd layer needs the zstandard module (pip install zstandard) or the "
                           "zstd program") from None

@@ -31,11 +31,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_MAX_LAYER_SIZE = 64 << 30  # unpacked bytes of one layer (decompression bombs stop here)
 MAX_JSON_BLOB = 8 << 20  # manifests, indexes and configs are small
 
 
 def default_root() -> str:
+    from .. import defaults
+
+    if defaults.storage:
+        return defaults.storage
     if os.geteuid() == 0:
         return "/var/lib/nsbox/storage"
     data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
@@ -124,9 +127,12 @@ class Image:
 
 
 class Store:
-    def __init__(self, root: str | None = None, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE) -> None:
+    def __init__(self, root: str | None = None, max_layer_size: int | None = None) -> None:
+        """``root``/``max_layer_size``: None takes nsbox.defaults' (nsbox.configure)."""
+        from .. import defaults
+
         self.root = os.path.abspath(root or default_root())
-        self.max_layer_size = max_layer_size
+        self.max_layer_size = max_layer_size or defaults.max_layer_size
 
     # -- layout ---------------------------------------------------------------
     def ensure(self) -> Store:

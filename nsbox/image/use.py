@@ -26,7 +26,7 @@ def prepare(opts: RunOptions, cdir: str, owner: tuple[int, int] | None) -> tuple
 
     if opts.rootfs is not None:
         raise ConfigError(f"--image `{opts.image}` and --rootfs `{opts.rootfs}`: give one root, not both")
-    store = Store(opts.storage)
+    store = Store()
     img = store.lookup(opts.image or "")
     cfg = parse_json(store.read_blob(img.record["config"]), f"image `{opts.image}`: config")
     opts, stop_signal = C.apply(opts, cfg, opts.image or "")

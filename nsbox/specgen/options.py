@@ -14,7 +14,6 @@ class RunOptions(Record):
     rootfs: str | None = None
     image: str | None = None             # an image of the store: its layers are the root (nsbox.image)
     entrypoint: str | None = None        # replaces the image's Entrypoint (and drops its Cmd)
-    storage: str | None = None           # the image store's root (default: nsbox.image.store.default_root)
     name: str | None = None
     hostname: str | None = None
     domainname: str | None = None

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -383,3 +384,15 @@ def test_wrong_manifest_media_type(root_runner, store, registry):
         assert nb(root_runner, store, "images", "-q", check=True).stdout == ""
     finally:
         front.stop()
+
+
+@pytest.mark.root
+def test_python_api_image(root_runner, store, images):
+    nb(root_runner, store, "load", "-i", f"{images}/bb-oci-archive.tar", check=True)
+    code = ("import nsbox, sys; nsbox.configure(storage=sys.argv[1], root=sys.argv[2]); "
+            "r = nsbox.run([], image='example.test/bb:1'); print(r.returncode, r.stdout.decode().strip()); "
+            "r = nsbox.run(['cat', '/etc/passwd'], image='example.test/bb:1', cwd='/'); print(r.stdout[:5])")
+    r = subprocess.run([sys.executable, "-c", code, store, root_runner.root], capture_output=True, text=True,
+                       env=root_runner.env())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["0 hello from the-image in /tmp", "b'root:'"]

@@ -198,3 +198,22 @@ def test_tag_moves_names(tmp_path):
     store.tag("example.com/b:1", "mine")
     assert store.lookup("localhost/mine:latest").id == b.id
     assert "localhost/mine:latest" not in store.lookup(a.id).names
+
+
+def test_zstd_layer(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("zstd") is None:
+        pytest.fail("zstd is not installed (scripts/test installs it)")
+    raw = tar_bytes([("z", "file", "zstd content")])
+    data = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout
+    store = Store(str(tmp_path / "s")).ensure()
+    blob = store.put_bytes(data)
+    store.ensure_layer(blob, sha(raw), "layer")
+    assert (tmp_path / "s/layers" / sha(raw)[7:] / "z").read_text() == "zstd content"
+    # a corrupt zstd stream: refused, nothing kept
+    bad = store.put_bytes(data[:-8] + b"\0" * 8)
+    with pytest.raises(ConfigError):
+        store.ensure_layer(bad, sha(raw + b"x"), "layer")
+    assert os.listdir(f"{store.root}/tmp") == []
