@@ -11,6 +11,8 @@ OPTIONS = [
         "config gives the command, environment, working directory and user", metavar="IMAGE"),
     Opt("--entrypoint", "entrypoint", help="replace the image's Entrypoint (and drop its Cmd): a program, "
         "or a JSON array", metavar="CMD"),
+    Opt("--pull", "pull", help="missing (default): pull the image if it is not in the store; always; never",
+        metavar="POLICY"),
     Opt("--rootfs", "rootfs", help="root filesystem: a directory or a tar/tar.gz/tar.xz "
         "(default: the host's system directories, read-only)", metavar="DIR|TARBALL"),
     Opt("--name", "name", help="a name for the container"),
@@ -143,6 +145,26 @@ def _is_image(word: str) -> bool:
     return not any(os.access(f"{d}/{word}", os.X_OK) for d in DEFAULT_PATH.split(":"))
 
 
+def _pull_if_needed(image: str, policy: str) -> None:
+    """Podman's --pull policies; the pull shows its progress on stderr."""
+    from ..errors import ConfigError
+
+    if policy not in ("missing", "always", "never"):
+        raise ConfigError(f"--pull `{policy}`: expected missing, always or never")
+    if policy == "never":
+        return
+    from ..image.store import Store
+
+    store = Store()
+    if policy == "missing" and store.find(image) is not None:
+        return
+    from ..image.pull import pull
+    from .pull import Progress
+
+    sys.stderr.write(f"pulling {image}\n")
+    pull(store.ensure(), image, progress=Progress(sys.stderr, sys.stderr.isatty()))
+
+
 def main(argv: list[str]) -> int:
     values, rest = COMMAND.parse(argv)
     if values["help"]:
@@ -150,6 +172,8 @@ def main(argv: list[str]) -> int:
         return 0
     if values["image"] is None and values["rootfs"] is None and rest and _is_image(rest[0]):
         values["image"] = rest.pop(0)
+    if values["image"] is not None:
+        _pull_if_needed(values["image"], values.pop("pull") or "missing")
     opts = options_from(values, rest)
     if opts.detach:
         from ..runtime.detach import run_detached

@@ -167,7 +167,7 @@ def test_opaque_directory(runner, store):
 def test_first_word_rule(runner, store, images):
     r = nb(runner, store, "run", "true")
     assert r.returncode == 0  # a program on the default root's PATH: a command
-    r = nb(runner, store, "run", "no-such-image-here")
+    r = nb(runner, store, "run", "--pull", "never", "no-such-image-here")
     assert r.returncode == 125 and "no-such-image-here" in r.stderr and "not in the local store" in r.stderr
     nb(runner, store, "load", "-i", f"{images}/bb-oci-archive.tar", check=True)
     nb(runner, store, "tag", "example.test/bb:1", "true", check=True)
@@ -256,6 +256,15 @@ def test_pull_anonymous_and_run(runner, store, registry):
     assert r.returncode == 1 and "not found" in r.stderr
 
 
+def test_run_pulls_missing_image(runner, store, registry):
+    r = nb(runner, store, "run", f"{registry.host}/test/bb:1", "echo", "pulled-and-ran", check=True)
+    assert r.stdout == "pulled-and-ran\n" and "pulling" in r.stderr
+    r = nb(runner, store, "run", f"{registry.host}/test/bb:1", "true", check=True)
+    assert "pulling" not in r.stderr  # present now
+    r = nb(runner, store, "run", "--pull", "sometimes", f"{registry.host}/test/bb:1")
+    assert r.returncode == 125 and "--pull `sometimes`" in r.stderr
+
+
 def test_pull_manifest_list_platform(root_runner, store, registry):
     nb(root_runner, store, "pull", "-q", f"{registry.host}/test/multiarch:1", check=True)
     lay = json.loads(nb(root_runner, store, "image", "inspect", f"{registry.host}/test/multiarch:1",
@@ -342,7 +351,7 @@ def test_sigkill_during_pull_leaves_nothing_used_and_resumes(root_runner, store,
         p.wait()
         assert nb(root_runner, store, "images", "-q", check=True).stdout == ""
         assert os.listdir(f"{store}/layers") == []
-        r = nb(root_runner, store, "run", f"{front.host}/test/bb:1")
+        r = nb(root_runner, store, "run", "--pull", "never", f"{front.host}/test/bb:1")
         assert r.returncode == 125 and "not in the local store" in r.stderr
         front.throttle = 0
         nb(root_runner, store, "pull", "-q", f"{front.host}/test/bb:1", check=True)
