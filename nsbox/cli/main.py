@@ -35,6 +35,8 @@ COMMANDS = {
     "image": "image",
     "login": "login",
     "logout": "logout",
+    "commit": "commit",
+    "export": "export",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
@@ -71,6 +73,8 @@ images:
   tag       add a name to an image
   image     inspect, prune, ls, rm, tag, pull, load, save
   login     store credentials for a registry (logout removes them)
+  commit    make an image of a container's changes
+  export    write a container's changes as a layer tar
 
 global options:
   --root DIR      state directory of containers (default /run/nsbox; rootless $XDG_RUNTIME_DIR/nsbox)

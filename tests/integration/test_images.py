@@ -3,12 +3,14 @@ docker-registry on loopback; loaded, pulled, run (rootful and rootless), removed
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -405,3 +407,31 @@ def test_python_api_image(root_runner, store, images):
                        env=root_runner.env())
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["0 hello from the-image in /tmp", "b'root:'"]
+
+
+def test_commit_and_export(runner, store, images, tmp_path):
+    nb(runner, store, "load", "-i", f"{images}/multi-oci-archive.tar", check=True)
+    script = ("rm /data/keep && rm -rf /data/dir && mkdir /data/dir && echo y > /data/dir/y && "
+              "mkdir /added && echo a > /added/a && sleep 60")
+    cid = nb(runner, store, "run", "-d", "-u", "0", "--entrypoint", "/bin/sh", "example.test/multi:1", "-c",
+             script, check=True).stdout.strip()
+    try:
+        deadline = time.monotonic() + 20
+        while nb(runner, store, "exec", cid, "test", "-e", "/added/a").returncode != 0:
+            assert time.monotonic() < deadline, "the container never made its changes"
+            time.sleep(0.1)
+        r = subprocess.run(runner.argv("--storage", store, "export", cid), capture_output=True, env=runner.env(),
+                           cwd="/")
+        assert r.returncode == 0, r.stderr
+        names = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(r.stdout))}
+        assert "data/.wh.keep" in names and "data/dir/.wh..wh..opq" in names and "added/a" in names
+        assert names["added/a"].uid == 0  # as the container sees it (rootless: the caller is root inside)
+        assert not any(n.startswith(("proc", "etc/hosts", "dev")) for n in names), sorted(names)
+        nb(runner, store, "commit", cid, "example.test/committed:1", check=True)
+    finally:
+        nb(runner, store, "rm", "-f", cid)
+    r = nb(runner, store, "run", "-u", "0", "example.test/committed:1", "-c",
+           "ls /data; ls /data/dir; cat /added/a", check=True)
+    assert r.stdout.split() == ["dir", "y", "a"]
+    info = json.loads(nb(runner, store, "image", "inspect", "example.test/committed:1", check=True).stdout)[0]
+    assert len(info["Layers"]) == 4 and info["Config"]["User"] == "1000:1000"
