@@ -63,7 +63,7 @@ def inspect(argv: list[str]) -> int:
 
 
 def prune(argv: list[str]) -> int:
-    from ..image.use import in_use
+    from ..image.use import in_use, layers_in_use
     from .storage import open_store
 
     values, rest = PRUNE.parse(argv)
@@ -74,12 +74,13 @@ def prune(argv: list[str]) -> int:
         raise UsageError("image prune: takes no arguments")
     store = open_store().ensure()
     used = in_use()
+    keep = layers_in_use(store)
     for img in store.images():
         if img.id in used or (img.names and not values["all"]):
             continue
-        store.remove(img.id)
+        store.remove(img.id, keep)
         sys.stdout.write(f"{img.id}\n")
-    removed = store.sweep()
+    removed = store.sweep(keep)
     n = store.collect_tmp()
     if removed or n:
         sys.stderr.write(f"nsbox: removed {len(removed)} unreferenced blobs/layers, {n} leftovers\n")

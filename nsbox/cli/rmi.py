@@ -25,11 +25,12 @@ def main(argv: list[str]) -> int:
 def remove_images(names: list[str], force: bool) -> int:
     from ..errors import Conflict, NsboxError
     from ..image import refs
-    from ..image.use import in_use
+    from ..image.use import in_use, layers_in_use
     from .storage import open_store
 
     store = open_store()
     used = in_use()
+    keep = layers_in_use(store)
     failed = 0
     for ref in names:
         try:
@@ -45,7 +46,7 @@ def remove_images(names: list[str], force: bool) -> int:
                                "(remove them, or -f)")
             for n in img.names:
                 sys.stdout.write(f"Untagged: {n}\n")
-            store.remove(img.id)
+            store.remove(img.id, keep)
             sys.stdout.write(f"Deleted: {img.id}\n")
         except NsboxError as e:
             sys.stderr.write(f"nsbox: {e}\n")

@@ -315,29 +315,30 @@ class Store:
                 rec["names"] = [n for n in rec.get("names", []) if n != name]
                 self._write_index(index)
 
-    def remove(self, image_id: str) -> None:
-        """Forget an image, then delete the blobs and layers no other image uses."""
+    def remove(self, image_id: str, keep_layers: set[str] = frozenset()) -> None:
+        """Forget an image, then delete the blobs and layers no other image uses (nor
+        ``keep_layers``: names under layers/ that containers still have as lowers)."""
         with self.index_lock():
             index = self._index()
             if index["images"].pop(image_id, None) is None:
                 raise NotFound(f"image `{image_id}`: not in the local store")
             self._write_index(index)
-        self.sweep()
+        self.sweep(keep_layers)
 
     # -- garbage --------------------------------------------------------------
-    def sweep(self) -> list[str]:
+    def sweep(self, keep_layers: set[str] = frozenset()) -> list[str]:
         """Delete unreferenced blobs and layers, unless a pull or load is in progress
         (it holds gc.lock shared: what it wrote is not referenced yet).  The removed paths."""
         try:
             with self.gc_lock(shared=False, blocking=False):
                 with self.index_lock():
-                    return self._sweep_locked()
+                    return self._sweep_locked(keep_layers)
         except BlockingIOError:
             return []
 
-    def _sweep_locked(self) -> list[str]:
+    def _sweep_locked(self, keep_layers: set[str]) -> list[str]:
         blobs: set[str] = set()
-        layers: set[str] = set()
+        layers: set[str] = set(keep_layers)
         for rec in self._index()["images"].values():
             blobs.update(digest_hex(d) for d in (rec["manifest"], rec["config"], *rec.get("extraBlobs", [])))
             for x in rec.get("layers", []):

@@ -57,17 +57,41 @@ def prepare(opts: RunOptions, cdir: str, owner: tuple[int, int] | None) -> tuple
 
 def in_use(state_root: str | None = None) -> dict[str, list[str]]:
     """Image id -> the containers (names or short ids) that use it."""
-    from ..runtime import state as S
-
     out: dict[str, list[str]] = {}
-    st = S.Store(state_root)
-    for cid in st.ids():
-        try:
-            c = S.Container(st, cid, f"{st.containers_dir}/{cid}")
-            data = c.read()
-        except Exception:  # noqa: BLE001 - a container being removed meanwhile
-            continue
+    for cid, data, _path in _containers(state_root):
         image = data.get("image")
         if image:
             out.setdefault(image, []).append(data.get("name") or cid[:12])
     return out
+
+
+def layers_in_use(store: Store, state_root: str | None = None) -> set[str]:
+    """Names under ``layers/`` that containers have as overlay lowers (kept by sweeps even when
+    their image was removed with -f)."""
+    from .. import jsonio
+    from ..spec import model
+
+    prefix = f"{store.root}/layers/"
+    out: set[str] = set()
+    for _cid, _data, path in _containers(state_root):
+        try:
+            ann = (jsonio.load_file(f"{path}/config.json").get("annotations") or {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        for lower in model.overlay_split(ann.get(model.ANN_OVERLAY_LOWER, "")):
+            if lower.startswith(prefix):
+                out.add(lower[len(prefix):])
+    return out
+
+
+def _containers(state_root: str | None):
+    from ..runtime import state as S
+
+    st = S.Store(state_root)
+    for cid in st.ids():
+        path = f"{st.containers_dir}/{cid}"
+        try:
+            data = S.Container(st, cid, path).read()
+        except Exception:  # noqa: BLE001 - a container being removed meanwhile
+            continue
+        yield cid, data, path

@@ -193,10 +193,13 @@ def test_rmi_refused_while_used_tag_inspect(runner, store, images):
         r = nb(runner, store, "rmi", "example.test/bb:1")
         assert r.returncode == 1 and "in use by container(s) user-of-bb" in r.stderr
         assert nb(runner, store, "images", "-q", check=True).stdout.strip()
+        nb(runner, store, "rmi", "-f", "example.test/bb:1", check=True)  # forced: the image goes...
+        assert nb(runner, store, "images", "-q", check=True).stdout == ""
+        r = nb(runner, store, "exec", cid, "cat", "/etc/passwd", check=True)  # ...its layers stay while used
+        assert r.stdout.startswith("root:") and os.listdir(f"{store}/layers")
     finally:
         nb(runner, store, "rm", "-f", cid)
-    nb(runner, store, "rmi", "example.test/bb:1", check=True)
-    assert nb(runner, store, "images", "-q", check=True).stdout == ""
+    nb(runner, store, "image", "prune", check=True)
     for sub in ("blobs/sha256", "layers", "tmp"):
         assert os.listdir(f"{store}/{sub}") == [], sub
 
