@@ -26,6 +26,12 @@ def prepare(opts: RunOptions, cdir: str, owner: tuple[int, int] | None) -> tuple
 
     if opts.rootfs is not None:
         raise ConfigError(f"--image `{opts.image}` and --rootfs `{opts.rootfs}`: give one root, not both")
+    if owner is not None:
+        # The layers belong to the store's owner (root; rootless: you), who is not the container's
+        # root here: its files would show as nobody and be read-only.  (Id-mapped layers: not yet.)
+        raise ConfigError(f"--image `{opts.image}`: the container's root would be host uid {owner[0]}, but the "
+                          "image's layers are owned by the store's owner; run it without a user namespace "
+                          "(as root) or with your own uid as root (rootless: the default, or --userns auto)")
     store = Store()
     img = store.lookup(opts.image or "")
     cfg = parse_json(store.read_blob(img.record["config"]), f"image `{opts.image}`: config")

@@ -438,3 +438,27 @@ def test_commit_and_export(runner, store, images, tmp_path):
     assert r.stdout.split() == ["dir", "y", "a"]
     info = json.loads(nb(runner, store, "image", "inspect", "example.test/committed:1", check=True).stdout)[0]
     assert len(info["Layers"]) == 4 and info["Config"]["User"] == "1000:1000"
+
+
+def test_device_nodes_and_foreign_root(runner, store, tmp_path_factory):
+    d = tempfile.mkdtemp(prefix="nsbox-dev-")
+    lay = Layout(f"{d}/lay")
+    lay.image([busybox_layer(shutil.which("busybox")), tar_bytes([("dev", "dir", None),
+                                                                  ("dev/mynull", "chr", (1, 3))])],
+              name="example.test/dev:1")
+    lay.write()
+    os.system(f"chmod -R a+rX {d}")
+    try:
+        r = nb(runner, store, "load", "-i", lay.path, check=True)
+        info = json.loads(nb(runner, store, "image", "inspect", "example.test/dev:1", check=True).stdout)[0]
+        node = f"{info['Layers'][1]['Path']}/dev/mynull"
+        if runner.rootless:
+            assert "note: device node `dev/mynull` skipped (rootless)" in r.stderr
+            assert not os.path.lexists(node)
+        else:
+            st = os.lstat(node)
+            assert os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+            r = nb(runner, store, "run", "--uidmap", "0:100000:65536", "example.test/dev:1", "true")
+            assert r.returncode == 125 and "owned by the store's owner" in r.stderr
+    finally:
+        shutil.rmtree(d)
