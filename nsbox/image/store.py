@@ -295,6 +295,10 @@ class Store:
             parsed = refs.parse(ref)
         except ConfigError:
             return None
+        if parsed.short and not parsed.digest:  # cheap first: no name ends so (nsbox run's first word)
+            tail = f"/{parsed.repository}:{parsed.tag or refs.DEFAULT_TAG}"
+            if not any(n.endswith(tail) for rec in imgs.values() for n in rec.get("names", [])):
+                return None
         wanted = refs.local_candidates(parsed)
         for name in wanted:
             for rec in imgs.values():
