@@ -6,10 +6,12 @@ import sys
 
 from .args import Command, Opt, UsageError
 
-COMMAND = Command("save", "save [--format oci-archive|oci-dir] -o PATH IMAGE...",
-                  "Write images as an oci-archive tar file (default) or an OCI image layout directory.", [
+COMMAND = Command("save", "save [--format oci-archive|docker-archive|oci-dir] -o PATH IMAGE...",
+                  "Write images as an oci-archive tar file (default), a docker-archive (docker load reads "
+                  "it) or an OCI image layout directory.", [
                       Opt("-o --output", "output", help="the file or directory to write", metavar="PATH"),
-                      Opt("--format", "format", help="oci-archive (default) or oci-dir", metavar="FORMAT"),
+                      Opt("--format", "format", help="oci-archive (default), docker-archive or oci-dir",
+                          metavar="FORMAT"),
                   ])
 
 

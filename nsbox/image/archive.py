@@ -93,6 +93,8 @@ def load(store: Store, path: str, platform: str | None = None) -> list[tuple[Ima
     src = Source(path)
     try:
         with store.gc_lock(shared=True):
+            if src.exists("manifest.json") and not src.exists("oci-layout"):
+                return _load_docker(store, src)
             if src.exists("oci-layout") and src.exists("index.json"):
                 return _load_oci(store, src, M.parse_platform(platform))
             if src.exists("manifest.json"):
@@ -211,9 +213,10 @@ def _put_unknown(store: Store, f, what: str) -> tuple[str, int, str]:
 
 
 def save(store: Store, images: list[tuple[Image, str | None]], dest: str, fmt: str = "oci-archive") -> None:
-    """Write images (with the name to record) as an oci-archive (tar) or an oci-dir layout."""
-    if fmt not in ("oci-archive", "oci-dir"):
-        raise ConfigError(f"save --format `{fmt}`: expected oci-archive or oci-dir")
+    """Write images (with the name to record) as an oci-archive (tar), an oci-dir layout, or a
+    docker-archive (the OCI layout plus docker's manifest.json, as Docker 25 writes it)."""
+    if fmt not in ("oci-archive", "oci-dir", "docker-archive"):
+        raise ConfigError(f"save --format `{fmt}`: expected oci-archive, docker-archive or oci-dir")
     manifests = []
     blobs: list[str] = []
     for img, name in images:
@@ -227,6 +230,10 @@ def save(store: Store, images: list[tuple[Image, str | None]], dest: str, fmt: s
         blobs += [img.record["manifest"], img.record["config"]] + [x["digest"] for x in img.layers]
     index = {"schemaVersion": 2, "mediaType": M.OCI_INDEX, "manifests": manifests}
     files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": M.jsonio.dumps(index).encode()}
+    if fmt == "docker-archive":
+        files["manifest.json"] = M.jsonio.dumps([
+            {"Config": _blob_name(img.record["config"], "config"), "RepoTags": [name] if name else [],
+             "Layers": [_blob_name(x["digest"], "layer") for x in img.layers]} for img, name in images]).encode()
     if fmt == "oci-dir":
         _save_dir(store, dest, files, list(dict.fromkeys(blobs)))
     else:

@@ -208,6 +208,12 @@ def test_save_load_roundtrip_and_prune(root_runner, store, images, tmp_path):
     runner = root_runner
     nb(runner, store, "load", "-i", f"{images}/multi-oci-archive.tar", check=True)
     nb(runner, store, "save", "-o", str(tmp_path / "out.tar"), "example.test/multi:1", check=True)
+    nb(runner, store, "save", "--format", "docker-archive", "-o", str(tmp_path / "docker.tar"),
+       "example.test/multi:1", check=True)
+    # skopeo reads both (as docker load / podman load would)
+    for fmt, f in (("oci-archive", "out.tar"), ("docker-archive", "docker.tar")):
+        r = sh("skopeo", "inspect", "--raw", f"{fmt}:{tmp_path / f}")
+        assert len(json.loads(r.stdout)["layers"]) == 3
     nb(runner, store, "rmi", "example.test/multi:1", check=True)
     nb(runner, store, "load", "-i", str(tmp_path / "out.tar"), check=True)
     r = nb(runner, store, "run", "-u", "0", "example.test/multi:1", "-c", "cat /data/dir/new", check=True)
