@@ -24,7 +24,7 @@ COMMAND = Command("pull", "pull [OPTIONS] REFERENCE", "Pull an image from a regi
 
 
 def mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
 class Progress:
