@@ -468,3 +468,25 @@ def test_device_nodes_and_foreign_root(runner, store, tmp_path_factory):
             assert r.returncode == 125 and "owned by the store's owner" in r.stderr
     finally:
         shutil.rmtree(d)
+
+
+def test_stop_signal_from_image(runner, store):
+    d = tempfile.mkdtemp(prefix="nsbox-stopsig-")
+    lay = Layout(f"{d}/lay")
+    lay.image([busybox_layer(shutil.which("busybox"))], name="example.test/stopsig:1",
+              config={"Cmd": ["/bin/sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done"],
+                      "StopSignal": "SIGUSR1"})
+    lay.write()
+    os.system(f"chmod -R a+rX {d}")
+    try:
+        nb(runner, store, "load", "-i", lay.path, check=True)
+        cid = nb(runner, store, "run", "-d", "example.test/stopsig:1", check=True).stdout.strip()
+        try:
+            time.sleep(0.5)
+            nb(runner, store, "stop", "-t", "20", cid, check=True)
+            r = nb(runner, store, "wait", cid)
+            assert r.stdout.strip() == "7", r.stderr  # not 143: SIGUSR1 first, as the image asks
+        finally:
+            nb(runner, store, "rm", "-f", cid)
+    finally:
+        shutil.rmtree(d)
