@@ -12,11 +12,15 @@ max_layer_size: int = 64 << 30     # unpacked bytes of one image layer (decompre
 warning_hook = None                # the CLI's: print "nsbox: warning: ..."; else warnings.warn(LimitWarning)
 
 
-def warn(message: str) -> None:
-    """Report a limit or feature this machine could not honour (the run goes on)."""
+def warn(message: str, collected: bool = False) -> None:
+    """Report a limit or feature this machine could not honour (the run goes on):
+    through the CLI's hook, else as a LimitWarning unless the caller ``collected``
+    it to report itself (the API does, naming its keywords)."""
     hook = warning_hook
     if hook is not None:
         hook(message)
+        return
+    if collected:
         return
     import warnings
 

@@ -15,7 +15,7 @@ import time
 
 from ..errors import ConfigError, Conflict, Error
 from .result import Reason, Result
-from .run import DEVNULL, PIPE
+from .run import DEVNULL, PIPE, Running
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
     from ..runtime import state as S
+    from ..specgen.options import RunOptions
+    from .run import _Pipes
 
 
 def _store() -> S.Store:
@@ -50,7 +52,7 @@ class Container:
     def __init__(self, argv: Sequence[str], *, name: str | None = None, **options: Any) -> None:
         from .options import run_options
 
-        self._opts = run_options(argv, options, caller="nsbox.Container", detach=True)
+        self._opts: RunOptions | None = run_options(argv, options, caller="nsbox.Container", detach=True)
         if name is not None:
             from ..runtime.state import valid_id
 
@@ -155,7 +157,12 @@ class Container:
             if fd >= 0:
                 loop = asyncio.get_running_loop()
                 gone = loop.create_future()
-                loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+
+                def on_exit() -> None:
+                    if not gone.done():
+                        gone.set_result(None)
+
+                loop.add_reader(fd, on_exit)
                 try:
                     await gone
                 finally:
@@ -305,19 +312,17 @@ class Container:
         return ExecJob(opts, pipes, limit)
 
 
-class ExecJob:
+class ExecJob(Running):
     """One exec's state for the pump (the same as a run's: pidfd, timeout, pipes)."""
 
-    def __init__(self, opts: Any, pipes: Any, limit: float | None) -> None:
+    def __init__(self, opts: Any, pipes: _Pipes, limit: float | None) -> None:
         from ..runtime.exec import spawn_in
         from .options import relabel
 
         self.pipes = pipes
         self.limit = limit
-        self.timed_out = False
-        self.status = 0
         try:
-            self.pid, master = spawn_in(opts, _store(), tuple(pipes.child))  # type: ignore[arg-type]
+            self.pid, master = spawn_in(opts, _store(), (pipes.child[0], pipes.child[1], pipes.child[2]))
         except ConfigError as e:
             pipes.close()
             raise relabel(e) from None
@@ -330,24 +335,15 @@ class ExecJob:
         self.pidfd = os.pidfd_open(self.pid)
         pipes.started()
 
-    def kill(self) -> None:
-        import _signal
-
-        try:
-            _signal.pidfd_send_signal(self.pidfd, _signal.SIGKILL)
-        except OSError:
-            pass
-
     def reap(self) -> None:
-        while True:
+        while self.pid > 0:
             try:
                 _pid, self.status = os.waitpid(self.pid, 0)
-                return
             except InterruptedError:
                 continue
             except ChildProcessError:
                 self.status = 255 << 8
-                return
+            self.pid = 0  # reaped: that number may be someone else's now
 
     def result(self, argv: Sequence[str]) -> Result:
         from .result import from_status
@@ -359,13 +355,9 @@ class ExecJob:
 
     def close(self) -> None:
         if self.pidfd >= 0:
-            if self.status == 0 and self.pid:
-                try:
-                    if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
-                        self.kill()
-                        self.reap()
-                except ChildProcessError:
-                    pass
+            if self.pid > 0:  # not reaped: the caller gave up (an exception, a cancelled task)
+                self.kill()
+                self.reap()
             os.close(self.pidfd)
             self.pidfd = -1
         self.pipes.close()

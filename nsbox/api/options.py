@@ -141,6 +141,15 @@ def relabel(err: ConfigError) -> ConfigError:
     """The builder names ``nsbox run`` flags (``--pids-limit `x`: ...``); an API
     caller gave keywords: name those (``pids_limit `x`: ...``)."""
     msg = str(err)
+    new = relabel_text(msg)
+    if new == msg:
+        return err
+    e = ConfigError(new)
+    e.__cause__ = err
+    return e
+
+
+def relabel_text(msg: str) -> str:
     flags = _flag_names()
     out = []
     for word in msg.split(" "):
@@ -149,12 +158,7 @@ def relabel(err: ConfigError) -> ConfigError:
         if key is not None:
             word = key + head[len(head.rstrip(":,")):] + sep + tail
         out.append(word)
-    new = " ".join(out)
-    if new == msg:
-        return err
-    e = ConfigError(new)
-    e.__cause__ = err
-    return e
+    return " ".join(out)
 
 
 def _flag_names() -> dict[str, str]:

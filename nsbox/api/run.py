@@ -163,17 +163,33 @@ class _Pipes:
             self._close_stdin()
 
 
-class Job:
+class Running:
+    """A process being waited for: what the pumps need (run's Job, Container.exec's ExecJob)."""
+
+    pipes: _Pipes
+    pidfd = -1
+    started = 0.0
+    timed_out = False
+    status = 0
+
+    def kill(self) -> None:
+        """SIGKILL it (the timeout, or the caller gave up)."""
+        import signal
+
+        if self.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+class Job(Running):
     """One run's state between the engine's stages (shared by run and arun)."""
 
     def __init__(self, opts: RunOptions, pipes: _Pipes) -> None:
         self.opts = opts
         self.pipes = pipes
         self.created: Created | None = None
-        self.pidfd = -1
-        self.started = 0.0
-        self.timed_out = False
-        self.status = 0
         self.rusage: Any = None
 
     def start(self) -> None:
@@ -190,6 +206,7 @@ class Job:
                                                                 self.pipes.child[2]), before_start=before_start)
             self.started = time.monotonic()
             self.pipes.started()
+            self._warn()
         except BaseException as e:
             if self.pidfd >= 0:
                 os.close(self.pidfd)
@@ -199,28 +216,33 @@ class Job:
                 raise relabel(e) from None
             raise
 
-    def kill(self) -> None:
-        """Timeout (or the caller gave up): SIGKILL the container's init; with its
-        PID namespace every process dies, else finish() empties the cgroup."""
-        import _signal
+    def _warn(self) -> None:
+        """The limits this machine could not apply, as LimitWarnings naming keywords."""
+        assert self.created is not None
+        if not self.created.warnings:
+            return
+        import warnings
 
-        if self.pidfd >= 0:
-            try:
-                _signal.pidfd_send_signal(self.pidfd, _signal.SIGKILL)
-            except OSError:
-                pass
+        from ..errors import LimitWarning
+        from .options import relabel_text
+
+        self.created.warnings = [relabel_text(w) for w in self.created.warnings]
+        for w in self.created.warnings:
+            warnings.warn(w, LimitWarning, stacklevel=4)
 
     def reap(self) -> None:
         """init exited (its pidfd is readable): collect its status and rusage."""
         assert self.created is not None
-        while True:
+        while self.created.pid > 0:  # never 0 or -1: that would reap the caller's other children
             try:
                 _pid, self.status, self.rusage = os.wait4(self.created.pid, 0)
+                self.created.pid = 0  # reaped: that number may be someone else's now
                 return
             except InterruptedError:
                 continue
             except ChildProcessError:
                 self.status = 255 << 8
+                self.created.pid = 0
                 return
 
     def end(self, args: Sequence[str]) -> Result:
@@ -322,7 +344,16 @@ def run(argv: Sequence[str], *, input: bytes | str | None = None, stdin: int | I
         stdout: int | IO[Any] | None = PIPE, stderr: int | IO[Any] | None = PIPE, text: bool = False,
         encoding: str | None = None, errors: str | None = None, timeout: float | None = None,
         check: bool = False, **options: Any) -> Result:
-    """Run ``argv`` in a new container and wait for it; see nsbox/__init__.py."""
+    """Run ``argv`` as PID 1 of a new container and wait for it (as subprocess.run).
+
+    Keywords are ``nsbox run``'s options (docs/API.md); the output is captured
+    unless ``stdout``/``stderr`` say otherwise; ``timeout`` kills the container
+    and returns with ``reason`` "timed-out".
+
+    >>> r = nsbox.run(["sh", "-c", "cat; echo done >&2"], input=b"hi\n", memory="64m", timeout=5)
+    >>> r.returncode, r.stdout, r.stderr
+    (0, b'hi\n', b'done\n')
+    """
     job, limit = prepare(argv, options, "nsbox.run", input, stdin, stdout, stderr, text, encoding, errors,
                          timeout)
     job.start()
@@ -351,7 +382,7 @@ def _finish(result: Result, pipes: _Pipes, text: bool, encoding: str | None, err
     return result
 
 
-def _pump(job: Job, limit: float | None) -> None:
+def _pump(job: Running, limit: float | None) -> None:
     """Copy stdin/stdout/stderr until init exits (or the timeout kills it)."""
     import select
 
@@ -411,7 +442,12 @@ async def arun(argv: Sequence[str], *, input: bytes | str | None = None, stdin: 
     """``nsbox.run`` for asyncio: the start-up runs in the loop's default executor
     (it forks and blocks for milliseconds); the wait and the copying are the event
     loop's own (a pidfd and the pipes as readers), with no thread per container.
-    Cancelling the task kills the container and removes it."""
+    Cancelling the task kills the container and removes it.
+
+    >>> results = await asyncio.gather(*(nsbox.arun(["echo", str(i)]) for i in range(100)))
+    >>> results[7].stdout
+    b'7\n'
+    """
     import asyncio
 
     job, limit = prepare(argv, options, "nsbox.arun", input, stdin, stdout, stderr, text, encoding, errors,
@@ -434,11 +470,16 @@ async def arun(argv: Sequence[str], *, input: bytes | str | None = None, stdin: 
     return _finish(result, job.pipes, text, encoding, errors, check)
 
 
-async def _apump(loop: Any, job: Job, limit: float | None) -> None:
+async def _apump(loop: Any, job: Running, limit: float | None) -> None:
     import asyncio
 
     exited = loop.create_future()
-    loop.add_reader(job.pidfd, lambda: exited.done() or exited.set_result(None))
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(job.pidfd, on_exit)
     watch = _Watch(loop, job.pipes)
     try:
         try:
