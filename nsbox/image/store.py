@@ -361,10 +361,13 @@ class Store:
         return removed
 
     def collect_tmp(self) -> int:
-        """Remove tmp/ entries whose writer died (their flock is free); how many."""
+        """Remove tmp/ entries whose writer died (their flock is free, and the pid in their
+        name is gone: a writer between creating its entry and locking it is left alone)."""
         n = 0
         for name in _listdir(f"{self.root}/tmp"):
             path = f"{self.root}/tmp/{name}"
+            if _writer_alive(name):
+                continue
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except OSError:
@@ -380,6 +383,19 @@ class Store:
             finally:
                 os.close(fd)
         return n
+
+
+def _writer_alive(name: str) -> bool:
+    pid = name.partition("-")[0]
+    if not pid.isdigit() or int(pid) <= 0 or int(pid) == os.getpid():
+        return False  # ours (not being written: we are collecting) or a sweep's trash
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _find_id(imgs: dict[str, Any], ref: str) -> dict[str, Any] | None:

@@ -219,7 +219,7 @@ def test_save_load_roundtrip_and_prune(root_runner, store, images, tmp_path):
     r = nb(runner, store, "run", "-u", "0", "example.test/multi:1", "-c", "cat /data/dir/new", check=True)
     assert r.stdout == "new"
     # leftovers of a killed writer and an unnamed image go with prune
-    os.mkdir(f"{store}/tmp/999-dead")
+    os.mkdir(f"{store}/tmp/4194305-dead")
     nb(runner, store, "load", "-i", f"{images}/oci", check=True)  # unnamed
     nb(runner, store, "image", "prune", check=True)
     out = json.loads(nb(runner, store, "images", "--format", "json", check=True).stdout)

@@ -119,11 +119,14 @@ def test_put_stream_verifies_digest_and_size(tmp_path):
 def test_collect_tmp_removes_only_dead_writers(tmp_path):
     store = Store(str(tmp_path / "s")).ensure()
     live = store.temp(directory=True)
-    dead = f"{store.root}/tmp/123-dead"
+    dead = f"{store.root}/tmp/4194305-dead"
     os.mkdir(dead)
     open(f"{dead}/half-written", "w").close()
-    assert store.collect_tmp() == 1
-    assert os.path.isdir(live.path) and not os.path.exists(dead)
+    starting = f"{store.root}/tmp/{os.getppid()}-just-made"  # a live writer that has not locked it yet
+    os.mkdir(starting)
+    assert store.collect_tmp() == 1  # (pid 4194305 is above the kernel's pid_max: never alive)
+    assert os.path.isdir(live.path) and not os.path.exists(dead) and os.path.isdir(starting)
+    os.rmdir(starting)
     live.close()
     assert os.listdir(f"{store.root}/tmp") == []
 
