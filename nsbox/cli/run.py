@@ -113,8 +113,8 @@ COMMAND = Command("run", "run [OPTIONS] [--] [IMAGE] [CMD [ARGS...]]",
                   "Without --image or --rootfs, the first word is an IMAGE when it is the name or id of a local\n"
                   "image, or when it is an image reference (alpine, docker.io/library/alpine:3.20) that is not\n"
                   "a program on the default root's PATH; else it is the command, run on the host's system\n"
-                  "directories (read-only).  Words starting with / or . are always commands.  Use --image to\n"
-                  "be explicit.", OPTIONS, positionals=0)
+                  "directories (read-only).  Words starting with / or ., and a first word after `--`, are\n"
+                  "always commands.  Use --image to be explicit.", OPTIONS, positionals=0)
 
 
 def options_from(values: dict, command: list[str]):
@@ -170,7 +170,8 @@ def main(argv: list[str]) -> int:
     if values["help"]:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
-    if values["image"] is None and values["rootfs"] is None and rest and _is_image(rest[0]):
+    after_dashes = "--" in argv and argv[argv.index("--") + 1:] == rest  # `-- CMD`: always a command
+    if values["image"] is None and values["rootfs"] is None and rest and not after_dashes and _is_image(rest[0]):
         values["image"] = rest.pop(0)
     if values["image"] is not None:
         _pull_if_needed(values["image"], values.pop("pull") or "missing")

@@ -175,6 +175,8 @@ def test_first_word_rule(runner, store, images):
     nb(runner, store, "tag", "example.test/bb:1", "true", check=True)
     r = nb(runner, store, "run", "true", "echo", "from-image")  # a local image's name wins
     assert r.stdout == "from-image\n", r.stderr
+    r = nb(runner, store, "run", "--", "true", "echo", "from-image")  # ...unless after `--`: the command
+    assert r.returncode == 0 and r.stdout == ""
     r = nb(runner, store, "run", "/bin/true")
     assert r.returncode == 0
 
