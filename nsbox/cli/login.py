@@ -16,6 +16,7 @@ COMMAND = Command("login", "login [-u USER] [-p PASSWORD | --password-stdin] REG
                       Opt("--password-stdin", "password_stdin", "bool", "read the password from stdin"),
                       Opt("--authfile", "authfile", help="credentials file to write", metavar="FILE"),
                       Opt("--tls-verify", "tls_verify", help="false: allow plain HTTP", metavar="BOOL"),
+                      Opt("--cert-dir", "cert_dir", help="CA certificates (*.crt) of the registry", metavar="DIR"),
                   ])
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str], logout: bool = False) -> int:
             import getpass
 
             password = getpass.getpass("Password: ")
-    _check(registry, user, password, (values["tls_verify"] or "true").lower() == "false")
+    _check(registry, user, password, (values["tls_verify"] or "true").lower() == "false", values["cert_dir"])
     path = auth.store(registry, user, password, values["authfile"])
     sys.stdout.write(f"Login Succeeded! (credentials in {path})\n")
     return 0
@@ -57,12 +58,12 @@ def _ask(prompt: str) -> str:
     return sys.stdin.readline().strip()
 
 
-def _check(registry: str, user: str, password: str, insecure: bool) -> None:
+def _check(registry: str, user: str, password: str, insecure: bool, cert_dir: str | None) -> None:
     """Authenticate against /v2/ (and the token service, for bearer registries)."""
     from ..errors import NsboxError
     from ..image.registry import Registry, RegistryError, insecure_in_conf
 
-    reg = Registry(registry, (user, password), insecure=insecure or insecure_in_conf(registry))
+    reg = Registry(registry, (user, password), insecure=insecure or insecure_in_conf(registry), cert_dir=cert_dir)
     what = f"login {registry}"
     reg.ping(what)
     if reg.challenge is None:

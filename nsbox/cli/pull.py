@@ -17,6 +17,8 @@ COMMAND = Command("pull", "pull [OPTIONS] REFERENCE", "Pull an image from a regi
                           "~/.docker/config.json)", metavar="FILE"),
                       Opt("--tls-verify", "tls_verify", help="false: allow plain HTTP for this registry",
                           metavar="BOOL"),
+                      Opt("--cert-dir", "cert_dir", help="CA certificates (*.crt) of the registry (default: "
+                          "/etc/containers/certs.d/HOST, ~/.config/containers/certs.d/HOST)", metavar="DIR"),
                       Opt("--timeout", "timeout", help="seconds to wait for the registry (default 30)",
                           metavar="SECONDS"),
                       Opt("-j --jobs", "jobs", help="parallel layer downloads (default 4)", metavar="N"),
@@ -91,7 +93,7 @@ def pull_options(values: dict):
     if tls not in ("true", "false"):
         raise ConfigError(f"pull: --tls-verify `{tls}`: expected true or false")
     return PullOptions(platform=values.get("platform"), authfile=values.get("authfile"), insecure=tls == "false",
-                       timeout=t, jobs=j)
+                       timeout=t, jobs=j, cert_dir=values.get("cert_dir"))
 
 
 def main(argv: list[str]) -> int:

@@ -25,13 +25,15 @@ RETRIES = 3
 
 class PullOptions:
     def __init__(self, platform: str | None = None, authfile: str | None = None, insecure: bool = False,
-                 timeout: float = 30.0, jobs: int = 4, registries: list[str] | None = None) -> None:
+                 timeout: float = 30.0, jobs: int = 4, registries: list[str] | None = None,
+                 cert_dir: str | None = None) -> None:
         self.platform = platform
         self.authfile = authfile
         self.insecure = insecure
         self.timeout = timeout
         self.jobs = jobs
         self.registries = registries
+        self.cert_dir = cert_dir
 
 
 def pull(store: Store, text: str, opts: PullOptions | None = None, progress=None) -> tuple[Image, list[str]]:
@@ -54,7 +56,8 @@ def _registry(ref: refs.Reference, opts: PullOptions) -> Registry:
     from . import auth
 
     return Registry(ref.registry, auth.lookup(ref.registry, opts.authfile),
-                    insecure=opts.insecure or insecure_in_conf(ref.registry), timeout=opts.timeout)
+                    insecure=opts.insecure or insecure_in_conf(ref.registry), timeout=opts.timeout,
+                    cert_dir=opts.cert_dir)
 
 
 def pull_one(store: Store, ref: refs.Reference, opts: PullOptions, progress=None) -> tuple[Image, list[str]]:

@@ -85,7 +85,7 @@ class Response:
 
 class Registry:
     def __init__(self, registry: str, credentials: tuple[str, str] | None = None, insecure: bool = False,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, cert_dir: str | None = None) -> None:
         self.name = registry
         self.host = endpoint(registry)
         self.credentials = credentials
@@ -94,11 +94,37 @@ class Registry:
         self.scheme: str | None = None
         self.tokens: dict[str, str] = {}
         self.challenge: tuple[str, dict[str, str]] | None = None
+        self.cert_dir = cert_dir
+        self._ssl: ssl.SSLContext | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The system's CAs plus the registry's own (``*.crt`` of certs.d/HOST, as Podman and
+        Docker read them, or of ``cert_dir``)."""
+        if self._ssl is None:
+            import os
+
+            ctx = ssl.create_default_context()
+            dirs = [self.cert_dir] if self.cert_dir else [
+                f"/etc/containers/certs.d/{self.name}", f"/etc/docker/certs.d/{self.name}",
+                os.path.expanduser(f"~/.config/containers/certs.d/{self.name}")]
+            for d in dirs:
+                try:
+                    names = sorted(os.listdir(d))
+                except OSError:
+                    continue
+                for n in names:
+                    if n.endswith(".crt"):
+                        try:
+                            ctx.load_verify_locations(cafile=f"{d}/{n}")
+                        except (OSError, ssl.SSLError) as e:
+                            raise RegistryError(f"registry {self.name}: CA file `{d}/{n}`: {e}") from None
+            self._ssl = ctx
+        return self._ssl
 
     # -- transport --------------------------------------------------------------
     def _connect(self, scheme: str, host: str) -> http.client.HTTPConnection:
         if scheme == "https":
-            return http.client.HTTPSConnection(host, timeout=self.timeout, context=ssl.create_default_context())
+            return http.client.HTTPSConnection(host, timeout=self.timeout, context=self.ssl_context())
         return http.client.HTTPConnection(host, timeout=self.timeout)
 
     def _raw(self, method: str, url: str, headers: dict[str, str], what: str) -> Response:

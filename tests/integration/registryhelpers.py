@@ -39,7 +39,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class DockerRegistry:
     """``docker-registry serve`` with its storage under ``workdir``; stop() kills it by pid."""
 
-    def __init__(self, workdir: str, htpasswd: tuple[str, str] | None = None) -> None:
+    def __init__(self, workdir: str, htpasswd: tuple[str, str] | None = None, tls: bool = False) -> None:
         if shutil.which("docker-registry") is None:
             pytest.fail("docker-registry is not installed (scripts/test installs it)")
         self.port = free_port()
@@ -52,9 +52,18 @@ class DockerRegistry:
             with open(f"{workdir}/htpasswd", "w") as f:
                 f.write(line + "\n")
             auth = f"auth:\n  htpasswd:\n    realm: nsbox-test\n    path: {workdir}/htpasswd\n"
+        tls_conf = ""
+        if tls:  # a self-signed certificate for 127.0.0.1; its CA dir is self.cert_dir
+            self.cert_dir = f"{workdir}/certs"
+            os.makedirs(self.cert_dir)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-keyout", f"{workdir}/key.pem", "-out", f"{self.cert_dir}/ca.crt",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           capture_output=True, check=True)
+            tls_conf = f"  tls:\n    certificate: {self.cert_dir}/ca.crt\n    key: {workdir}/key.pem\n"
         with open(f"{workdir}/config.yml", "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/data\n"
-                    f"http:\n  addr: {self.host}\n{auth}")
+                    f"http:\n  addr: {self.host}\n{tls_conf}{auth}")
         self.log = open(f"{workdir}/log", "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", f"{workdir}/config.yml"], stdout=self.log,
                                      stderr=subprocess.STDOUT)

@@ -492,3 +492,18 @@ def test_stop_signal_from_image(runner, store):
             nb(runner, store, "rm", "-f", cid)
     finally:
         shutil.rmtree(d)
+
+
+@pytest.mark.root
+def test_pull_https_with_registry_ca(root_runner, store, images, tmp_path):
+    reg = DockerRegistry(str(tmp_path / "reg"), tls=True)
+    try:
+        sh("skopeo", "copy", "-q", f"--dest-cert-dir={reg.cert_dir}", f"oci:{images}/oci:bb",
+           f"docker://{reg.host}/test/bb:1")
+        r = nb(root_runner, store, "pull", f"{reg.host}/test/bb:1")
+        assert r.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in r.stderr.upper().replace(" ", "_"), r.stderr
+        nb(root_runner, store, "pull", "-q", "--cert-dir", reg.cert_dir, f"{reg.host}/test/bb:1", check=True)
+        r = nb(root_runner, store, "run", f"{reg.host}/test/bb:1", check=True)
+        assert "hello from the-image" in r.stdout
+    finally:
+        reg.stop()
