@@ -146,7 +146,8 @@ def configure_from_environment() -> None:
                        cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or None,
                        network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")),
                        storage=_abs(os.environ.get("NSBOX_STORAGE")),
-                       max_layer_size=_bytes("NSBOX_MAX_LAYER_SIZE"))
+                       max_layer_size=_bytes("NSBOX_MAX_LAYER_SIZE"),
+                       registries_conf=os.environ.get("CONTAINERS_REGISTRIES_CONF") or None)
     trace.ON = trace.ON or bool(os.environ.get("NSBOX_TRACE"))
     defaults.warning_hook = _show_warning  # "nsbox: warning: ..." (no `warnings` import: 0.5 ms)
 

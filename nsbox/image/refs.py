@@ -141,22 +141,44 @@ def looks_like_reference(text: str) -> bool:
     return True
 
 
-def search_registries(conf_paths: tuple[str, ...] = ("/etc/containers/registries.conf",)) -> list[str]:
-    """``unqualified-search-registries`` of registries.conf (the first file that sets it);
-    docker.io when none does.  Read with tomllib (TOML), only off the start-up path."""
+def registries_conf() -> dict:
+    """The registries.conf in effect, as Podman picks it: nsbox.configure's (the CLI:
+    $CONTAINERS_REGISTRIES_CONF), else the user's ~/.config/containers/registries.conf if
+    not root and it exists, else /etc/containers/registries.conf; {} if there is none."""
+    import os
+
+    from .. import defaults
+
+    paths = [defaults.registries_conf] if defaults.registries_conf else []
+    if not paths:
+        if os.geteuid() != 0:
+            cfg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+            paths.append(f"{cfg}/containers/registries.conf")
+        paths.append("/etc/containers/registries.conf")
+    return read_conf(tuple(paths))
+
+
+def read_conf(conf_paths: tuple[str, ...]) -> dict:
     import tomllib
 
     for path in conf_paths:
         try:
             with open(path, "rb") as f:
-                data = tomllib.load(f)
+                return tomllib.load(f)
         except FileNotFoundError:
             continue
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"registries.conf `{path}`: {e}") from None
-        regs = data.get("unqualified-search-registries")
-        if isinstance(regs, list) and all(isinstance(r, str) for r in regs):
-            return regs or [DEFAULT_REGISTRY]
+    return {}
+
+
+def search_registries(conf_paths: tuple[str, ...] | None = None) -> list[str]:
+    """``unqualified-search-registries`` of registries.conf; docker.io when it sets none.
+    Read with tomllib (TOML), only off the start-up path."""
+    data = read_conf(conf_paths) if conf_paths else registries_conf()
+    regs = data.get("unqualified-search-registries")
+    if isinstance(regs, list) and regs and all(isinstance(r, str) for r in regs):
+        return regs
     return [DEFAULT_REGISTRY]
 
 

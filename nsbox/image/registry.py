@@ -288,15 +288,11 @@ def _basic(creds: tuple[str, str] | None) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def insecure_in_conf(registry: str, path: str = "/etc/containers/registries.conf") -> bool:
+def insecure_in_conf(registry: str) -> bool:
     """registries.conf ``[[registry]]`` with this location and ``insecure = true``."""
-    import tomllib
+    from .refs import registries_conf
 
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+    data = registries_conf()
     for entry in data.get("registry", []) or []:
         if isinstance(entry, dict) and entry.get("location") == registry and entry.get("insecure") is True:
             return True

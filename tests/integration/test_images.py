@@ -507,3 +507,20 @@ def test_pull_https_with_registry_ca(root_runner, store, images, tmp_path):
         assert "hello from the-image" in r.stdout
     finally:
         reg.stop()
+
+
+def test_short_names_use_search_registries(runner, store, registry, shared_tmp):
+    conf = f"{shared_tmp}/registries.conf"
+    with open(conf, "w") as f:
+        f.write(f'unqualified-search-registries = ["127.0.0.1:1", "{registry.host}"]\n')
+    os.chmod(conf, 0o644)
+    env = ("env", f"CONTAINERS_REGISTRIES_CONF={conf}")
+    argv = runner.argv("--storage", store, "pull", "-q", "test/bb:1")
+    i = argv.index(runner.nsbox)
+    r = subprocess.run(argv[:i] + list(env) + argv[i:], capture_output=True, text=True, env=runner.env(), cwd="/")
+    assert r.returncode == 0, r.stderr  # the first registry is unreachable: the next one has it
+    names = json.loads(nb(runner, store, "images", "--format", "json", check=True).stdout)[0]["Names"]
+    assert names == [f"{registry.host}/test/bb:1"]
+    argv = runner.argv("--storage", store, "run", "test/bb:1", "echo", "short")
+    r = subprocess.run(argv[:i] + list(env) + argv[i:], capture_output=True, text=True, env=runner.env(), cwd="/")
+    assert r.stdout == "short\n", r.stderr
