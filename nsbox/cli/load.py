@@ -6,8 +6,9 @@ import sys
 
 from .args import Command, Opt, UsageError
 
-COMMAND = Command("load", "load -i FILE|DIR", "Load images from a docker-archive or oci-archive tar file "
-                  "(docker save, podman save, skopeo copy) or an OCI image layout directory.", [
+COMMAND = Command("load", "load [-i FILE|DIR]", "Load images from a docker-archive or oci-archive tar file "
+                  "(docker save, podman save, skopeo copy) or an OCI image layout directory; without -i, the "
+                  "archive is read from stdin.", [
                       Opt("-i --input", "input", help="the archive or directory", metavar="FILE|DIR"),
                       Opt("--platform", "platform", help="from a multi-platform index, load this one "
                           "(default: the host's)", metavar="OS/ARCH[/VARIANT]"),
@@ -20,14 +21,26 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
     path = values["input"] or (rest[0] if len(rest) == 1 else None)
-    if not path or (values["input"] and rest):
-        raise UsageError("load: give one archive or directory: nsbox load -i FILE|DIR")
+    if (values["input"] and rest) or len(rest) > 1 or (not path and sys.stdin.isatty()):
+        raise UsageError("load: give one archive or directory: nsbox load -i FILE|DIR (or the archive on stdin)")
     from ..image.archive import load
     from .storage import open_store
 
     store = open_store().ensure()
     store.collect_tmp()
-    for img, notes in load(store, path, values["platform"]):
+    spool = None
+    if not path:  # stdin: spooled into the store's tmp/ (a tar needs seeking)
+        spool = store.temp()
+        with open(spool.fd, "wb", closefd=False) as f:
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                f.write(chunk)
+        path = spool.path
+    try:
+        loaded = load(store, path, values["platform"])
+    finally:
+        if spool is not None:
+            spool.close()
+    for img, notes in loaded:
         for note in notes:
             sys.stderr.write(f"nsbox: note: {note}\n")
         if values["quiet"]:

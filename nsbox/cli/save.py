@@ -24,10 +24,12 @@ def main(argv: list[str]) -> int:
     if values["help"]:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
-    if not rest or not values["output"]:
-        raise UsageError("save: nsbox save -o PATH IMAGE...")
-    if values["output"] == "-":
-        raise UsageError("save: -o needs a path")
+    if not rest:
+        raise UsageError("save: nsbox save [-o PATH] IMAGE...")
+    fmt = values["format"] or "oci-archive"
+    to_stdout = values["output"] in (None, "-")
+    if to_stdout and (fmt == "oci-dir" or sys.stdout.isatty()):
+        raise UsageError("save: -o PATH needed (stdout is a terminal, or --format oci-dir)")
     store = open_store()
     images = []
     for ref in rest:
@@ -37,5 +39,23 @@ def main(argv: list[str]) -> int:
             cands = refs.local_candidates(refs.parse(ref))
             name = next((c for c in cands if c in img.names), None)
         images.append((img, name or (img.names[0] if img.names else None)))
-    save(store, images, values["output"], values["format"] or "oci-archive")
+    if not to_stdout:
+        save(store, images, values["output"], fmt)
+        return 0
+    t = store.temp()  # written whole, then copied: a failed save sends nothing half-made
+    try:
+        save(store, images, t.path + ".tar", fmt)
+        import shutil
+
+        with open(t.path + ".tar", "rb") as f:
+            sys.stdout.flush()
+            shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
+    finally:
+        try:
+            import os
+
+            os.unlink(t.path + ".tar")
+        except OSError:
+            pass
+        t.close()
     return 0

@@ -216,6 +216,14 @@ def test_save_load_roundtrip_and_prune(root_runner, store, images, tmp_path):
     for fmt, f in (("oci-archive", "out.tar"), ("docker-archive", "docker.tar")):
         r = sh("skopeo", "inspect", "--raw", f"{fmt}:{tmp_path / f}")
         assert len(json.loads(r.stdout)["layers"]) == 3
+    streamed = subprocess.run(runner.argv("--storage", store, "save", "example.test/multi:1"), capture_output=True,
+                              env=runner.env(), check=True).stdout  # to stdout
+    assert tarfile.open(fileobj=io.BytesIO(streamed)).getmember("index.json")
+    nb(runner, store, "rmi", "example.test/multi:1", check=True)
+    r = subprocess.run(runner.argv("--storage", store, "load"), input=streamed, capture_output=True,
+                       env=runner.env())  # from stdin
+    assert r.returncode == 0 and b"Loaded image: example.test/multi:1" in r.stdout, r.stderr
+    assert os.listdir(f"{store}/tmp") == []
     nb(runner, store, "rmi", "example.test/multi:1", check=True)
     nb(runner, store, "load", "-i", str(tmp_path / "out.tar"), check=True)
     r = nb(runner, store, "run", "-u", "0", "example.test/multi:1", "-c", "cat /data/dir/new", check=True)
