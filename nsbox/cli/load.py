@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
                 f.write(chunk)
         path = spool.path
     try:
-        loaded = load(store, path, values["platform"])
+        loaded = load(store, path, values["platform"], "stdin" if spool is not None else None)
     finally:
         if spool is not None:
             spool.close()

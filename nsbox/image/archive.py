@@ -27,8 +27,9 @@ CONTAINERD_NAME = "io.containerd.image.name"
 class Source:
     """Files of an archive or directory, by relative name."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, shown: str | None = None) -> None:
         self.path = path
+        self.shown = shown or path
         self.tf = None
         self.members: dict[str, Any] = {}
         if os.path.isdir(path):
@@ -40,8 +41,9 @@ class Source:
             for m in self.tf.getmembers():
                 self.members[os.path.normpath(m.name).lstrip("/")] = m
         except (OSError, tarfile.TarError) as e:
-            raise ConfigError(f"load `{path}`: not an image archive (a tar file or an OCI layout "
-                              f"directory): {e}") from None
+            reason = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
+            raise ConfigError(f"load `{self.shown}`: not an image archive (a tar file or an OCI layout "
+                              f"directory): {reason}") from None
 
     def exists(self, name: str) -> bool:
         if self.tf is None:
@@ -86,11 +88,15 @@ class Source:
             self.tf.close()
 
 
-def load(store: Store, path: str, platform: str | None = None) -> list[tuple[Image, list[str]]]:
-    """Load every image of an archive or layout; [(image, notes)]."""
+def load(store: Store, path: str, platform: str | None = None,
+         shown: str | None = None) -> list[tuple[Image, list[str]]]:
+    """Load every image of an archive or layout; [(image, notes)].  ``shown``: the name
+    errors give the input (e.g. "stdin")."""
     if not os.path.exists(path):
         raise NotFound(f"load `{path}`: no such file or directory")
-    src = Source(path)
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise ConfigError(f"load `{shown or path}`: empty")
+    src = Source(path, shown)
     try:
         with store.gc_lock(shared=True):
             if src.exists("manifest.json") and not src.exists("oci-layout"):

@@ -40,6 +40,7 @@ def pull(store: Store, text: str, opts: PullOptions | None = None, progress=None
     """Pull ``text`` (a short name tries each search registry in turn); (image, notes)."""
     opts = opts or PullOptions()
     parsed = refs.parse(text)
+    M.parse_platform(opts.platform)  # a malformed --platform is an error even for single-platform images
     tried: list[str] = []
     cands = refs.candidates(parsed, opts.registries)
     for ref in cands:
