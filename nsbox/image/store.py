@@ -141,8 +141,8 @@ class Store:
                 os.makedirs(self.root + d, 0o700 if not d else 0o755, exist_ok=True)
             except OSError as e:
                 raise NsboxError(f"image store `{self.root}{d}`: {e.strerror}") from None
-        # overlay lowers must be reachable by a user-namespaced root: traversable, not listable
-        os.chmod(self.root, 0o711)
+        # private, as Podman's: a container's root is the store's owner (use.py refuses others)
+        os.chmod(self.root, 0o700)
         return self
 
     def blob_path(self, digest: str) -> str:
