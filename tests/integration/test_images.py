@@ -192,6 +192,10 @@ def test_rmi_refused_while_used_tag_inspect(runner, store, images):
     cid = nb(runner, store, "run", "-d", "--name", "user-of-bb", "example.test/bb:1", "sleep", "60",
              check=True).stdout.strip()
     try:
+        ps = json.loads(nb(runner, store, "ps", "--format", "json", check=True).stdout)
+        mine = next(e for e in ps if e["name"] == "user-of-bb")
+        assert mine["image"] == "example.test/bb:1" and mine["imageId"] == info["Id"]
+        assert mine["command"] == ["sleep", "60"]
         r = nb(runner, store, "rmi", "example.test/bb:1")
         assert r.returncode == 1 and "in use by container(s) user-of-bb" in r.stderr
         assert nb(runner, store, "images", "-q", check=True).stdout.strip()
