@@ -5,6 +5,8 @@ Layout (``<root>``: /var/lib/nsbox/storage as root, $XDG_DATA_HOME/nsbox/storage
 
     <root>/blobs/sha256/<hex>   manifests, configs, layer blobs: verified, fsynced, renamed in
     <root>/layers/<hex>/        a layer unpacked (whiteouts as overlayfs's), named by its diff id
+    <root>/l/<16 hex>           -> ../layers/<hex>: short overlay lowerdir paths (a mount's options
+                                must fit in a page: ~100 layers this way, ~38 with the long names)
     <root>/images.json          image id (config digest) -> manifest, layers, names; atomic rename
     <root>/partial/<hex>        an interrupted download, resumed by the next pull (verified at the end)
     <root>/tmp/                 work in progress, each entry flock'ed by the process writing it
@@ -136,7 +138,7 @@ class Store:
 
     # -- layout ---------------------------------------------------------------
     def ensure(self) -> Store:
-        for d in ("", "/blobs", "/blobs/sha256", "/layers", "/tmp", "/locks", "/partial"):
+        for d in ("", "/blobs", "/blobs/sha256", "/layers", "/l", "/tmp", "/locks", "/partial"):
             try:
                 os.makedirs(self.root + d, 0o700 if not d else 0o755, exist_ok=True)
             except OSError as e:
@@ -150,6 +152,23 @@ class Store:
 
     def layer_path(self, diff_id: str) -> str:
         return f"{self.root}/layers/{digest_hex(diff_id)}"
+
+    def lower_path(self, diff_id: str) -> str:
+        """The short path of a present layer for overlay's lowerdir (its l/ link, made if missing)."""
+        hexpart = digest_hex(diff_id)
+        link = f"{self.root}/l/{hexpart[:16]}"
+        target = f"../layers/{hexpart}"
+        try:
+            if os.readlink(link) == target:
+                return link
+        except OSError:
+            pass
+        if not os.path.isdir(f"{self.root}/l"):
+            return self.layer_path(diff_id)  # a store made before l/ existed: the long name
+        tmp = f"{self.root}/l/.{os.getpid()}-{os.urandom(4).hex()}"
+        os.symlink(target, tmp)
+        os.rename(tmp, link)  # atomic; a (64-bit prefix) collision would be replaced, not followed
+        return link
 
     def has_blob(self, digest: str) -> bool:
         return os.path.isfile(self.blob_path(digest))
@@ -348,7 +367,12 @@ class Store:
             for x in rec.get("layers", []):
                 blobs.add(digest_hex(x["digest"]))
                 layers.add(digest_hex(x["diffID"]))
-        removed = []
+        removed: list[str] = []
+        for name in _listdir(f"{self.root}/l"):
+            target = os.readlink(f"{self.root}/l/{name}") if os.path.islink(f"{self.root}/l/{name}") else ""
+            if target.rpartition("/")[2] not in layers:
+                os.unlink(f"{self.root}/l/{name}")
+                removed.append(f"{self.root}/l/{name}")
         for sub, keep in (("blobs/sha256", blobs), ("layers", layers), ("partial", set())):
             for name in _listdir(f"{self.root}/{sub}"):
                 if name not in keep:

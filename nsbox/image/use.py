@@ -36,11 +36,11 @@ def prepare(opts: RunOptions, cdir: str, owner: tuple[int, int] | None) -> tuple
     img = store.lookup(opts.image or "")
     cfg = parse_json(store.read_blob(img.record["config"]), f"image `{opts.image}`: config")
     opts, stop_signal = C.apply(opts, cfg, opts.image or "")
-    lowers = tuple(store.layer_path(d) for d in reversed(img.diff_ids))
-    for path in lowers:
-        if not os.path.isdir(path):
-            raise NotFound(f"image `{opts.image}`: layer `{path}` is missing from the store (pull or load it "
-                           "again)")
+    for d in img.diff_ids:
+        if not store.has_layer(d):
+            raise NotFound(f"image `{opts.image}`: layer `{store.layer_path(d)}` is missing from the store (pull "
+                           "or load it again)")
+    lowers = tuple(store.lower_path(d) for d in reversed(img.diff_ids))
     if not overlay_available():
         raise ConfigError(f"image `{opts.image}`: the kernel has no overlayfs (needed for image roots)")
     root, upper, work = f"{cdir}/rootfs", f"{cdir}/upper", f"{cdir}/work"
@@ -77,7 +77,6 @@ def layers_in_use(store: Store, state_root: str | None = None) -> set[str]:
     from .. import jsonio
     from ..spec import model
 
-    prefix = f"{store.root}/layers/"
     out: set[str] = set()
     for _cid, _data, path in _containers(state_root):
         try:
@@ -85,8 +84,13 @@ def layers_in_use(store: Store, state_root: str | None = None) -> set[str]:
         except (OSError, ValueError, AttributeError):
             continue
         for lower in model.overlay_split(ann.get(model.ANN_OVERLAY_LOWER, "")):
-            if lower.startswith(prefix):
-                out.add(lower[len(prefix):])
+            if lower.startswith(f"{store.root}/l/"):
+                try:
+                    lower = os.path.normpath(os.path.join(f"{store.root}/l", os.readlink(lower)))
+                except OSError:
+                    continue
+            if lower.startswith(f"{store.root}/layers/"):
+                out.add(lower.rpartition("/")[2])
     return out
 
 

@@ -536,3 +536,20 @@ def test_short_names_use_search_registries(runner, store, registry, shared_tmp):
     argv = runner.argv("--storage", store, "run", "test/bb:1", "echo", "short")
     r = subprocess.run(argv[:i] + list(env) + argv[i:], capture_output=True, text=True, env=runner.env(), cwd="/")
     assert r.stdout == "short\n", r.stderr
+
+
+def test_many_layers(runner, store):
+    """70 layers: the overlay's options must fit in a page (short l/ links as lowerdirs)."""
+    d = tempfile.mkdtemp(prefix="nsbox-layers-")
+    lay = Layout(f"{d}/lay")
+    lay.image([busybox_layer(shutil.which("busybox"))] + [tar_bytes([(f"many/f{i:02}", "file", str(i))])
+                                                         for i in range(69)],
+              name="example.test/many:1", config={"Cmd": ["/bin/sh", "-c", "ls /many | wc -l; cat /many/f68"]})
+    lay.write()
+    os.system(f"chmod -R a+rX {d}")
+    try:
+        nb(runner, store, "load", "-i", lay.path, check=True)
+        r = nb(runner, store, "run", "example.test/many:1", check=True)
+        assert r.stdout.split() == ["69", "68"]
+    finally:
+        shutil.rmtree(d)
