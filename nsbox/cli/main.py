@@ -67,7 +67,7 @@ commands:
 images:
   pull      pull an image from a registry
   load      load images from a docker-archive, oci-archive or OCI layout directory
-  save      write images as an oci-archive or OCI layout directory
+  save      write images as an oci-archive, docker-archive or OCI layout directory
   images    list the local images
   rmi       remove images
   tag       add a name to an image

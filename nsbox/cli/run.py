@@ -108,7 +108,7 @@ OPTIONS = [
         "applied on this machine"),
 ]
 
-COMMAND = Command("run", "run [OPTIONS] [--] [IMAGE] [CMD [ARGS...]]",
+COMMAND = Command("run", "run [OPTIONS] IMAGE [CMD [ARGS...]]\n       nsbox run [OPTIONS] [--] CMD [ARGS...]",
                   "Run CMD as PID 1 of a new container; exit with its status.\n\n"
                   "Without --image or --rootfs, the first word is an IMAGE when it is the name or id of a local\n"
                   "image, or when it is an image reference (alpine, docker.io/library/alpine:3.20) that is not\n"
