@@ -141,7 +141,7 @@ def warn(msg: str, out: list[str] | None) -> None:
 
     if out is not None:
         out.append(msg)
-    defaults.warn(msg)
+    defaults.warn(msg, collected=out is not None)
 
 
 def report(skipped: list[Skipped], strict: bool, out: list[str] | None = None) -> None:

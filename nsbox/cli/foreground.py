@@ -102,31 +102,35 @@ class Forwarder:
 def run(opts: RunOptions) -> int:
     """``nsbox run`` without -d: the container's exit status."""
     from ..runtime import state as S
-    from ..runtime.run import abandon, begin, create_container, exited, finish, start, wait_exit
+    from ..runtime.run import abandon, exited, finish, launch, wait_exit
     from ..trace import mark
 
     fwd = Forwarder(early="raise")
     fwd.install()
-    try:
-        created = begin(opts, S.Store())
-        try:
-            create_container(created, persist_created=False)  # started at once: "running" is written next
-            fwd.pid = created.pid
-            term = None
-            if created.pty_master >= 0:
-                from .terminal import Terminal
+    terminal: list = []
 
-                term = Terminal(created.pty_master).__enter__()  # raw mode and size before it runs
-            else:
-                fwd.give_terminal(created.pid)
-            try:
-                start(created, wait_exec=False)  # from here a signal is the container's
-                mark("run: started")
-                if term is not None:
-                    term.pump(created.pid)
-            finally:
-                if term is not None:
-                    term.__exit__(None, None, None)
+    def before_start(created) -> None:  # noqa: ANN001
+        fwd.pid = created.pid
+        if created.pty_master >= 0:
+            from .terminal import Terminal
+
+            terminal.append(Terminal(created.pty_master).__enter__())  # raw mode and size before it runs
+        else:
+            fwd.give_terminal(created.pid)
+
+    try:
+        try:
+            created = launch(opts, S.Store(), before_start=before_start)
+        except BaseException:
+            if terminal:
+                terminal[0].__exit__(None, None, None)
+            raise
+        try:
+            if terminal:
+                try:
+                    terminal[0].pump(created.pid)
+                finally:
+                    terminal[0].__exit__(None, None, None)
             code = wait_exit(created.pid)
             fwd.detach()
             exited(created, code)

@@ -58,6 +58,7 @@ def run_detached(opts: RunOptions, store: S.Store | None = None) -> str:
     created = prepare(opts, store, detached=True, auto_remove=opts.rm)
     c = created.container
     supervisor = 0
+    ours = None
     try:
         log_fd = os.open(c.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW,
                          0o600)
@@ -84,6 +85,14 @@ def run_detached(opts: RunOptions, store: S.Store | None = None) -> str:
     except BaseException:
         _discard(c, supervisor)
         raise
+    finally:
+        # Our copies of the socket, the exec fifo and owner.lock (the supervisor's is
+        # the same open file: closing ours does not release it): a caller that lives
+        # on (the API) must not keep them.
+        if ours is not None:
+            ours.close()
+        os.close(created.launch.fifo_fd)
+        c.release_ownership()
     return c.id
 
 

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from .join import ExecRequest
     from .joincg import CgroupPlan
 
-def spawn_in(opts: ExecOptions, store: S.Store | None = None) -> tuple[int, int]:
+def spawn_in(opts: ExecOptions, store: S.Store | None = None,
+             stdio: tuple[int, int, int] | None = None) -> tuple[int, int]:
     """Start the command in the container: (its pid, our child; a pty master or -1).
-    The caller waits for it (``wait``) and owns the master."""
+    The caller waits for it (``wait``) and owns the master.  ``stdio``: the
+    command's stdin, stdout, stderr (else ours, as the CLI's)."""
     from .control import open_init
     from .gc import collect
 
@@ -44,7 +46,7 @@ def spawn_in(opts: ExecOptions, store: S.Store | None = None) -> tuple[int, int]
         if pidfd is None:
             raise ContainerStateError(f"exec `{opts.container}`: container is not running")
         try:
-            pid, master = spawn(c, opts, pidfd)
+            pid, master = spawn(c, opts, pidfd, stdio)
             mark("exec: running")
         finally:
             os.close(pidfd)
@@ -137,8 +139,8 @@ def environment(base: model.Process, opts: ExecOptions) -> tuple[str, ...]:
             raise ConfigError(f"{where} `{item}`: expected KEY=VALUE")
         if eq:
             env[key] = value
-        elif key in os.environ:
-            env[key] = os.environ[key]
+        elif os.environ.get(key) is not None:  # -e KEY passes the caller's value (Docker's -e)
+            env[key] = os.environ.get(key, "")
     if opts.tty and "TERM" not in env:
         env["TERM"] = os.environ.get("TERM", "xterm")
     return tuple(f"{k}={v}" for k, v in env.items())
@@ -189,7 +191,8 @@ def preload(launch) -> None:
         __import__(name)  # (importlib.import_module would import importlib and warnings: ~1 ms)
 
 
-def spawn(c: S.Container, opts: ExecOptions | None, pidfd: int, make=None) -> tuple[int, int]:
+def spawn(c: S.Container, opts: ExecOptions | None, pidfd: int,
+          stdio: tuple[int, int, int] | None = None, make=None) -> tuple[int, int]:
     """Fork the joining child; return (pid of the command, pty master or -1) once
     it has exec'd.  The command is our child (CLONE_PARENT: no subreaper).
 
@@ -204,6 +207,9 @@ def spawn(c: S.Container, opts: ExecOptions | None, pidfd: int, make=None) -> tu
     jpid = os.fork()
     if jpid == 0:
         parent.close()
+        for target, fd in enumerate(stdio or ()):
+            if fd >= 0 and fd != target:
+                os.dup2(fd, target)  # the API's pipes (the originals are close-on-exec)
         from .join import first
 
         first(make or (lambda: request(c, opts)), child, pidfd, plan)  # never returns

@@ -8,9 +8,9 @@ signal) and the next nsbox call or command collects the rest (gc.py).  The
 stages are functions here; the CLI (signals, the terminal: cli/foreground.py)
 and the API (pipes, timeouts: api/run.py) call them in this order:
 
-    created = begin(opts, store)         gc, directory, root, spec, plan
-    create_container(created)            cgroup, namespaces, init waiting on the fifo
-    start(created, wait_exec=False)      release init to execve
+    created = launch(opts, store, ...)   begin: gc, directory, root, spec, plan;
+                                         create_container: cgroup, namespaces, init
+                                         waiting on the fifo; start: release it
     code = wait_exit(created.pid)        reap init by pid
     exited(created, code)                the execve error (127/126), if any
     finish(created, code)                stragglers killed, resources released
@@ -29,6 +29,8 @@ from .create import Created, create, start  # noqa: F401 - start: one import for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..specgen.options import RunOptions
 
 def new_id() -> str:
@@ -70,7 +72,13 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
                      rootless=host.rootless, command=list(opts.command))
         if owner is not None:
             _share_path_with(store, c, owner)
-        rootfs = prepare_rootfs(opts.rootfs, c.path, owner, maps)
+        if opts.image:  # an image's layers as overlay lowers; its config fills in the options
+            from ..image.use import prepare as prepare_image
+
+            opts, rootfs, image_fields = prepare_image(opts, c.path, owner)
+            c.update(command=list(opts.command), **image_fields)
+        else:
+            rootfs = prepare_rootfs(opts.rootfs, c.path, owner, maps)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
         from ..net.spec import write_files
 
@@ -189,6 +197,29 @@ def create_container(created: Created, persist_created: bool = True) -> None:
 
     create(created, created.launch.linux.cgroups_path, before_start=before_start(created.launch.spec),
            persist_created=persist_created)
+
+
+def launch(opts: RunOptions, store: S.Store, *, stdio: tuple[int, int, int] | None = None,
+           before_start: Callable[[Created], None] | None = None) -> Created:
+    """The parent's start-up, in order, for a container run in the caller's
+    process (the CLI's foreground run, nsbox.run): gc, directory, root, spec and
+    plan (begin); cgroup, namespaces and init waiting on the exec fifo
+    (create_container, whose stages create.create lists); the front end's own
+    step (``before_start``: the CLI's terminal, the API's pidfd); init released
+    to execve (start).  On any failure everything is undone.  Then the caller
+    waits (wait_exit), and calls exited() and finish()."""
+    created = begin(opts, store)
+    try:
+        created.launch.stdio = stdio
+        create_container(created, persist_created=False)  # started at once: "running" is written next
+        if before_start is not None:
+            before_start(created)
+        start(created, wait_exec=False)  # from here the container may run at any moment
+        mark("run: started")
+    except BaseException:
+        abandon(created)
+        raise
+    return created
 
 
 def exited(created: Created, code: int) -> None:

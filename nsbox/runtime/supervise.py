@@ -9,7 +9,7 @@ only what the interpreter itself loads, plus :mod:`select` for ``-t``.
 back on sys.path only once the container has exited, to record it.
 
 It is the parent of the container's init (a process nsbox started for itself:
-the signal handlers and waitpid(-1) below are its own), reaps it (and any
+the signal handlers and the reaping of any child below are its own), reaps it (and any
 orphan reparented to it), forwards termination signals to it, copies a
 terminal's output to the log, and records the exit: status and exit code in
 state.json, the code in ``exitcode``, resources released, the directory
