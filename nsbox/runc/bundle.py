@@ -73,9 +73,52 @@ def resolve(spec: model.Spec, bundle: str) -> model.Spec:
     return spec
 
 
+def grantable(spec: model.Spec) -> tuple[model.Spec, list[str]]:
+    """config.md "capabilities": a name the kernel does not know, or one we do not hold
+    (our bounding set: this machine has no CAP_SYS_RESOURCE), is a warning, not a
+    failure; such capabilities are dropped from every set."""
+    caps = spec.process.capabilities if spec.process is not None else None
+    if caps is None:
+        return spec, []
+    from ..kernel import caps as K
+
+    held = K.bounding()
+    notes: list[str] = []
+    sets = {}
+    for field in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        keep = []
+        for name in getattr(caps, field):
+            canon = K.canonical(name)
+            if canon is None:
+                notes.append(f"process.capabilities.{field}: `{name}` is not a capability this kernel knows: ignored")
+            elif not held & (1 << K.number(canon)):
+                notes.append(f"process.capabilities.{field}: `{canon}` cannot be granted (nsbox-runc does not "
+                             "hold it): ignored")
+            else:
+                keep.append(canon)
+        sets[field] = tuple(keep)
+    if not notes:
+        return spec, []
+    return spec.replace(process=spec.process.replace(capabilities=caps.replace(**sets))), notes
+
+
 def checks(spec: model.Spec) -> list[SpecError]:
     """What config.json asks that nsbox-runc refuses (with the reason)."""
     out: list[SpecError] = []
+    if spec.hooks is not None:
+        for stage in ("prestart", "create_runtime", "create_container", "start_container", "poststart",
+                      "poststop"):
+            from .hooks import json_name
+
+            for i, h in enumerate(getattr(spec.hooks, stage)):
+                where = f"hooks.{json_name(stage)}[{i}]"
+                if not h.path.startswith("/"):
+                    out.append(SpecError(f"{where}.path", f"`{h.path}` must be an absolute path"))
+                if h.timeout is not None and h.timeout <= 0:
+                    out.append(SpecError(f"{where}.timeout", "must be greater than zero"))
+    proc = spec.process
+    if proc is not None and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:
+        out.append(SpecError("process.oomScoreAdj", f"{proc.oom_score_adj} is not in -1000..1000"))
     if spec.process is None:
         out.append(SpecError("process", "is required by create (the container's process)"))
     elif not spec.process.args:

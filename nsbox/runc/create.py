@@ -39,8 +39,8 @@ def create(cid: str, v: dict, detached: bool):
 
     S.valid_id(cid)
     path = os.path.abspath(v.get("bundle") or ".")
-    spec = B.load(path)
-    for w in B.ignored(spec):
+    spec, notes = B.grantable(B.load(path))
+    for w in notes + B.ignored(spec):
         warn(w)
     if spec.process.terminal and detached and not v.get("console_socket"):
         raise ConfigError("process.terminal: needs --console-socket (where the pty master is sent)")

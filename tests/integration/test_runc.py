@@ -637,3 +637,29 @@ def test_state_is_creating_while_create_runs(rc, bundle, tmp_path):
         assert p.wait(timeout=30) == 0
     assert rc.status(cid) == "created"
     rc.run("delete", "-f", cid, check=True)
+
+
+def test_capabilities_that_cannot_be_granted_are_warnings(rc, bundle):
+    def caps(cfg):
+        for field in ("bounding", "effective", "permitted"):
+            cfg["process"]["capabilities"][field] += ["CAP_NOT_A_CAPABILITY", "CAP_SYS_RESOURCE"]
+    b = bundle(["sh", "-c", "grep CapEff /proc/self/status"], edit=caps)
+    r = rc.run("run", "--bundle", b, unique())
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and "CAP_NOT_A_CAPABILITY" in r.stderr
+    with open("/proc/self/status") as f:
+        held = int(next(line for line in f if line.startswith("CapBnd:")).split()[1], 16)
+    eff = int(r.stdout.split()[1], 16)
+    assert bool(eff & (1 << 24)) == bool(held & (1 << 24))  # CAP_SYS_RESOURCE: granted only if we hold it
+    if not held & (1 << 24):
+        assert "CAP_SYS_RESOURCE` cannot be granted" in r.stderr
+
+
+@pytest.mark.parametrize("edit,path", [
+    (lambda c: c.update(hooks={"prestart": [{"path": "relative/hook"}]}), "hooks.prestart[0].path"),
+    (lambda c: c.update(hooks={"poststop": [{"path": "/bin/true", "timeout": 0}]}), "hooks.poststop[0].timeout"),
+    (lambda c: c["process"].update(oomScoreAdj=1001), "process.oomScoreAdj"),
+])
+def test_invalid_hooks_and_oom_score(rc, bundle, edit, path):
+    r = rc.run("create", "--bundle", bundle(["true"], edit=edit), unique())
+    assert r.returncode == 1 and f"{path}:" in r.stderr
