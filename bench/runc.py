@@ -63,7 +63,8 @@ def podman_cases(nsbox_runc: str, rootfs: str) -> list[C.Case]:
     subprocess.run(g + ["import", tar, "localhost/nsboxbench:latest"], check=True, capture_output=True)
     out = []
     for name, exe in RUNTIMES.items():
-        argv = g + ["--runtime", exe or nsbox_runc, "run", "--rm", "--network", "none", *ULIMITS,
+        argv = g + ["--runtime", exe or nsbox_runc, "--runtime-flag", f"root={C.STATE}/podman-{name}",
+                    "run", "--rm", "--network", "none", *ULIMITS,
                     "--cgroup-parent", f"{C.CGROUP_PARENT}/podman", "localhost/nsboxbench:latest", "true"]
         r = subprocess.run(argv, capture_output=True, text=True, env=C.CLEAN_ENV)
         if r.returncode != 0:
