@@ -73,6 +73,10 @@ def test_ctr_task_exec_metrics_kill(ctr):
     assert "pids.current" in m and "memory.usage_in_bytes" in m
     ps = ctr("task", "ps", cid, check=True).stdout
     assert str(pid) in ps
+    ctr("task", "pause", cid, check=True)
+    assert "PAUSED" in ctr("task", "ls", check=True).stdout
+    ctr("task", "resume", cid, check=True)
+    assert "RUNNING" in ctr("task", "ls", check=True).stdout
     ctr("task", "kill", "-s", "KILL", cid, check=True)
     end = time.monotonic() + 10
     while "STOPPED" not in ctr("task", "ls").stdout and time.monotonic() < end:
