@@ -154,6 +154,23 @@ class CgroupBarrier:
             ns.unshare(ns.KINDS["cgroup"][0])
 
 
+def names_and_loopback(launch: Launch) -> None:
+    """Hostname and domain name in a new UTS namespace; lo up in a new network one."""
+    spec = launch.spec
+    if spec.hostname is not None and "uts" in launch.new:
+        from ..kernel.uts import sethostname
+
+        sethostname(spec.hostname)
+    if spec.domainname is not None and "uts" in launch.new:
+        from ..kernel.uts import setdomainname
+
+        setdomainname(spec.domainname)
+    if "network" in launch.new:
+        from ..kernel.netdev import link_up
+
+        link_up("lo")
+
+
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
@@ -183,19 +200,7 @@ def init(launch: Launch, sock: _socket.socket) -> None:
             rootfs.setup(plan, k, launch.layout, before_cgroup=barrier)
         barrier()
         mark("init: rootfs")
-        spec = launch.spec
-        if spec.hostname is not None and "uts" in launch.new:
-            from ..kernel.uts import sethostname
-
-            sethostname(spec.hostname)
-        if spec.domainname is not None and "uts" in launch.new:
-            from ..kernel.uts import setdomainname
-
-            setdomainname(spec.domainname)
-        if "network" in launch.new:
-            from ..kernel.netdev import link_up
-
-            link_up("lo")
+        names_and_loopback(launch)
         master = process.setup_console(launch) if launch.process.terminal else -1
         if master >= 0:
             sync.send(sock, {"type": "pty"}, (master,))

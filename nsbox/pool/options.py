@@ -1,0 +1,182 @@
+"""A pool's template (``nsbox.run``'s keywords) and what one run may change.
+
+The template goes through the same RunOptions -> Spec builder as ``nsbox run``,
+so a pool sandbox gets a default container's mounts, capabilities,
+no_new_privs and seccomp filter.  Per run, only the command, its environment,
+working directory and the limits (narrower than the template's) change.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..specgen.options import RunOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# keyword -> RunOptions field, where the two differ (nsbox.run's spelling)
+ALIASES = {"volumes": "volume", "ulimits": "ulimit", "cwd": "workdir", "workdir": "workdir",
+           "pids": "pids_limit"}
+# What a pool cannot honour: each run is a fresh private sandbox, started by the pool.
+REFUSED = {"name": "a pool's sandboxes have no names", "detach": "pool runs are always waited for",
+           "rm": "pool sandboxes are always removed", "tty": "pool runs have no terminal",
+           "interactive": "pass input= to run()", "publish": "pool sandboxes have loopback only",
+           "ip": "pool sandboxes have loopback only", "share": "pool sandboxes share no namespace",
+           "ns": "pool sandboxes join no namespace", "pid": "pool sandboxes share no namespace",
+           "ipc": "pool sandboxes share no namespace", "uts": "pool sandboxes share no namespace",
+           "cgroupns": "pool sandboxes share no namespace", "time_offset": "pool sandboxes have no "
+           "time namespace", "init": "the command is the sandbox's init", "cgroup_parent": "the pool "
+           "owns its cgroups", "userns": "the pool makes the user namespace (rootless) itself",
+           "uidmap": "the pool maps only the caller (rootless) or no one (root)",
+           "gidmap": "the pool maps only the caller (rootless) or no one (root)"}
+# Limits a run may narrow (keyword -> how it is compared)
+RUN_LIMITS = ("memory", "pids_limit", "cpus")
+
+
+def _field_names() -> frozenset[str]:
+    return frozenset(RunOptions.__annotations__)
+
+
+def _value(field: str, value: Any, key: str) -> Any:
+    """A keyword's value in RunOptions' form (tuples of strings, strings for sizes)."""
+    if value is None:
+        return None
+    default = getattr(RunOptions(), field)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r}: expected True or False")
+        return value
+    if isinstance(default, tuple):
+        if isinstance(value, dict):
+            if field == "env":
+                return tuple(f"{k}={v}" for k, v in value.items())
+            if field == "ulimit":
+                return tuple(f"{k}={_ulimit(v)}" for k, v in value.items())
+            if field == "tmpfs":
+                return tuple(f"{k}:{v}" if v else k for k, v in value.items())
+            raise ConfigError(f"{key}={value!r}: expected a list of strings")
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            value = (value,)
+        out = []
+        for item in value:
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise ConfigError(f"{key}={value!r}: `{item!r}` is not a string")
+            out.append(str(item))
+        return tuple(out)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{key}={value!r}: expected a string or a number")
+    return value if isinstance(value, str) or field == "oom_score_adj" else str(value)
+
+
+def _ulimit(v: Any) -> str:
+    if isinstance(v, (tuple, list)) and len(v) == 2:
+        return f"{v[0]}:{v[1]}"
+    return str(v)
+
+
+def run_options(argv: list[str] | tuple[str, ...], **keywords: Any) -> RunOptions:
+    """nsbox.run's keywords -> RunOptions (the Python API's conversion; the
+    lead's ``nsbox.api.options.run_options`` replaces this once merged)."""
+    names = _field_names()
+    fields: dict[str, Any] = {"command": tuple(str(a) for a in argv)}
+    for key, value in keywords.items():
+        field = ALIASES.get(key, key)
+        if field not in names or field == "command":
+            raise ConfigError(f"{key}={value!r}: unknown keyword")
+        fields[field] = _value(field, value, key)
+    return RunOptions(**{k: v for k, v in fields.items() if v is not None})
+
+
+def template_options(keywords: dict[str, Any]) -> RunOptions:
+    """A pool template: nsbox.run's keywords minus what a pool decides itself."""
+    for key, why in REFUSED.items():
+        if keywords.get(key) not in (None, False, (), [], ""):
+            raise ConfigError(f"{key}={keywords[key]!r}: not supported by a pool ({why})")
+    net = keywords.get("network")
+    if net not in (None, "none"):
+        raise ConfigError(f"network={net!r}: a pool's sandboxes have loopback only (network='none')")
+    kw = dict(keywords, network="none", share=("time",))
+    return run_options(["/bin/true"], **kw)
+
+
+def check_argv(argv: Any) -> list[str]:
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise ConfigError(f"argv={argv!r}: expected a non-empty list of strings")
+    out = []
+    for a in argv:
+        if isinstance(a, bytes):
+            a = a.decode("utf-8", "surrogateescape")
+        if not isinstance(a, str) or "\0" in a:
+            raise ConfigError(f"argv={argv!r}: `{a!r}` is not a string without NUL bytes")
+        out.append(a)
+    return out
+
+
+def check_env(env: Any) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, dict):
+        raise ConfigError(f"env={env!r}: expected a dict of strings")
+    for k, v in env.items():
+        if not isinstance(k, str) or not k or "=" in k or "\0" in k or not isinstance(v, str) or "\0" in v:
+            raise ConfigError(f"env={{{k!r}: {v!r}}}: names and values must be strings (a name "
+                              "without `=`, neither with NUL bytes)")
+    return env
+
+
+def check_cwd(cwd: Any) -> str | None:
+    if cwd is None:
+        return None
+    if not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd:
+        raise ConfigError(f"cwd={cwd!r}: the working directory must be an absolute path")
+    return cwd
+
+
+def check_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigError(f"timeout={timeout!r}: expected a number of seconds > 0")
+    return float(timeout)
+
+
+def limits_of(resources: dict | None) -> dict[str, float | None]:
+    """The narrowable limits of a ``linux.resources`` object (None: unlimited)."""
+    res = resources or {}
+    mem = (res.get("memory") or {}).get("limit")
+    pids = (res.get("pids") or {}).get("limit")
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period")
+    return {"memory": mem if mem and mem > 0 else None,
+            "pids_limit": pids if pids and pids > 0 else None,
+            "cpus": quota / period if quota and period and quota > 0 else None}
+
+
+def run_limits(template: dict[str, float | None], **asked: Any) -> dict[str, Any] | None:
+    """Per-run limits -> the ``linux.resources`` to write for the run (None: the
+    template's); a limit wider than the template's is refused."""
+    given = {k: v for k, v in asked.items() if v is not None}
+    if not given:
+        return None
+    from ..specgen.resources import from_options
+
+    o = run_options(["/bin/true"], **given)
+    res = from_options(o) or {}
+    mine = limits_of(res)
+    for key, value in given.items():
+        cap = template[key]
+        if mine[key] is None:
+            raise ConfigError(f"{key}={value!r}: a run may narrow the pool's limits, not lift them")
+        if cap is not None and mine[key] > cap:
+            raise ConfigError(f"{key}={value!r}: wider than the pool's limit ({_shown(key, cap)}); "
+                              "a run may only narrow it")
+    return res
+
+
+def _shown(key: str, value: float) -> str:
+    if key == "memory":
+        return f"{int(value)} bytes"
+    if key == "cpus":
+        return f"{value:g} CPUs"
+    return str(int(value))

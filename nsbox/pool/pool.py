@@ -1,0 +1,195 @@
+"""``nsbox.Pool``: fresh, isolated sandboxes from a warm server, in about a millisecond.
+
+    with nsbox.Pool(size=4, rootfs="/srv/root", memory="256m", pids_limit=64) as pool:
+        r = pool.run(["python3", "-c", "print(6 * 7)"], timeout=5)
+        r = await pool.arun(["sh", "-c", "echo $X"], env={"X": "1"}, text=True)
+
+The template takes ``nsbox.run``'s keywords; each run gets fresh PID, mount, IPC,
+UTS, network (loopback only) and cgroup namespaces, a fresh writable layer, and
+its own cgroup, emptied when it ends.  This is the caller's side: it starts the
+server (nsbox.pool.server) once, passes each run's pipes to it and reads the
+result.  No threads of its own for ``run``, no signal handlers, no reaping but
+its own server's.  Safe from many threads and tasks: at most ``size`` runs at
+once, the others wait their turn.
+"""
+
+from __future__ import annotations
+
+import _socket
+import threading
+
+from ..api.result import Reason, Result, from_status
+from ..errors import ConfigError, PoolClosed
+from . import options as O
+from . import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PIPE, STDOUT, DEVNULL = -1, -2, -3  # subprocess's values: either spelling works
+
+
+class Pool:
+    """A pool of ``size`` sandbox slots built from one template (``nsbox.run``'s keywords).
+
+    ``warm``: how many sandboxes are kept set up ahead of their run (default:
+    all ``size``; fewer costs less memory while idle, more latency under load)."""
+
+    def __init__(self, size: int = 1, *, warm: int | None = None, **template: Any) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 256:
+            raise ConfigError(f"size={size!r}: expected a number of slots from 1 to 256")
+        if warm is not None and (isinstance(warm, bool) or not isinstance(warm, int) or not 0 < warm <= size):
+            raise ConfigError(f"warm={warm!r}: expected a number from 1 to size ({size})")
+        self.size = size
+        self._closed = False
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+        self._executor = None
+        opts = O.template_options(template)
+        from ..runtime.state import Store
+
+        store = Store()
+        collect(store)
+        from .spawn import start
+
+        self._ctl, self._proc, started = start(opts, size, warm, store.root)
+        self._limits: dict = started["limits"]
+        self.warnings: list[str] = list(started.get("warnings") or ())
+        self.cgroups: bool = bool(started.get("cgroups"))
+        if self.warnings:
+            import warnings
+
+            from ..errors import LimitWarning
+
+            for w in self.warnings:
+                warnings.warn(w, LimitWarning, stacklevel=2)
+
+    # -- the API ---------------------------------------------------------------
+    def run(self, argv, *, input: bytes | str | None = None, env: dict[str, str] | None = None,
+            cwd: str | None = None, timeout: float | None = None, text: bool = False,
+            stdout: Any = PIPE, stderr: Any = PIPE, memory: Any = None, pids_limit: Any = None,
+            cpus: Any = None) -> Result:
+        """Run ``argv`` in a fresh sandbox; the same :class:`nsbox.Result` as ``nsbox.run``."""
+        req = self._request(argv, env, cwd, timeout, memory, pids_limit, cpus)
+        if self._closed:
+            raise PoolClosed("pool: closed")
+        with self._slots:
+            return self._run(req, input, text, stdout, stderr)
+
+    async def arun(self, argv, **kwargs: Any) -> Result:
+        """:meth:`run` for asyncio: awaits its turn and its result without blocking the loop."""
+        import asyncio
+        import functools
+
+        if self._closed:
+            raise PoolClosed("pool: closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool_executor(), functools.partial(self.run, argv, **kwargs))
+
+    def close(self) -> None:
+        """End the pool: its server kills the runs still going (they raise
+        PoolClosed), removes the sandboxes' cgroups and its state, and exits."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._ctl.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._ctl.close()
+        try:
+            self._proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - a stuck server: kill it (GC collects the rest)
+            self._proc.kill()
+            self._proc.wait()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            try:
+                self._ctl.close()  # the server sees EOF and cleans up
+            except Exception:  # noqa: BLE001
+                pass
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self._proc.pid
+
+    # -- internals -------------------------------------------------------------
+    def _pool_executor(self):
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="nsbox-pool")
+            return self._executor
+
+    def _request(self, argv, env, cwd, timeout, memory, pids_limit, cpus) -> dict:
+        args = O.check_argv(argv)
+        return {"type": "run", "args": args, "env": O.check_env(env), "cwd": O.check_cwd(cwd),
+                "timeout": O.check_timeout(timeout),
+                "limits": O.run_limits(self._limits, memory=memory, pids_limit=pids_limit, cpus=cpus)}
+
+    def _run(self, req: dict, input: bytes | str | None, text: bool, stdout: Any, stderr: Any) -> Result:
+        from .stdio import Stdio
+
+        io = Stdio(input, stdout, stderr)
+        mine, theirs = wire.socketpair()
+        try:
+            req["stdio"] = io.modes
+            try:
+                with self._lock:
+                    if self._closed:
+                        raise PoolClosed("pool: closed")
+                    wire.send(self._ctl, req, (theirs.fileno(), *io.send_fds))
+            except OSError:
+                raise PoolClosed(self._died()) from None
+            theirs.close()
+            io.sent()
+            msg = io.communicate(mine)
+        finally:
+            theirs.close()
+            mine.close()
+            io.close()
+        if msg is None:
+            raise PoolClosed(self._died())
+        if msg.get("type") == "error":
+            wire.raise_error(msg)
+        return self._result(req["args"], msg, io, text)
+
+    def _result(self, args: list[str], msg: dict, io, text: bool) -> Result:
+        code, reason, sig = from_status(msg["status"])
+        if msg.get("timed_out"):
+            reason = Reason.TIMED_OUT
+        elif msg.get("oom") and sig == 9:
+            reason = Reason.OOM_KILLED
+        out, err = io.output(text)
+        return Result(args, code, stdout=out, stderr=err, reason=reason, signal=sig,
+                      cpu_time=msg.get("cpu"), peak_memory=msg.get("peak"), wall_time=msg.get("wall", 0.0),
+                      warnings=self.warnings)
+
+    def _died(self) -> str:
+        if self._closed:
+            return "pool: closed"
+        code = self._proc.poll()
+        if code is None:
+            return "pool: its server stopped answering"
+        how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return f"pool: its server died ({how}); create a new Pool"
+
+
+def collect(store) -> None:
+    """Clean up after pools whose caller (and so server) was killed."""
+    from .gc import collect_pools
+
+    collect_pools(store)

@@ -1,0 +1,62 @@
+"""Start a pool's server: a fresh interpreter (``python -m nsbox.pool.server``),
+never a fork of the caller (which may have threads), in a session of its own
+(the terminal's Ctrl-C is the caller's), holding one end of a SOCK_SEQPACKET
+socketpair: the control socket.  It dies with the caller: parent-death signal
+when started from the main thread (PR_SET_PDEATHSIG follows the starting
+thread), EOF on the control socket always."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from ..errors import Error
+from . import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    import subprocess
+
+    from ..specgen.options import RunOptions
+
+
+def _fields(opts: RunOptions) -> dict:
+    base = type(opts)()
+    return {k: getattr(opts, k) for k in type(opts).__annotations__ if getattr(opts, k) != getattr(base, k)}
+
+
+def start(opts: RunOptions, size: int, warm: int | None, root: str) -> tuple[_socket.socket, subprocess.Popen, dict]:
+    import subprocess
+
+    ours, theirs = wire.socketpair()
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    main_thread = threading.current_thread() is threading.main_thread()
+    exe = sys.executable or "/usr/bin/python3"
+    try:
+        proc = subprocess.Popen(
+            [exe, "-m", "nsbox.pool.server", str(theirs.fileno()), str(os.getpid()), "1" if main_thread else "0"],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, env=env, cwd="/")
+    except OSError as e:
+        ours.close()
+        raise Error(f"pool: start the server `{exe}`: {e.strerror}") from None
+    finally:
+        theirs.close()
+    pool_id = "pool-" + os.urandom(8).hex()
+    try:
+        wire.send(ours, {"type": "config", "id": pool_id, "size": size, "warm": warm, "root": root,
+                         "options": _fields(opts)})
+        msg, _ = wire.recv(ours)
+    except OSError:
+        msg = None
+    if msg is None or msg.get("type") != "started":
+        ours.close()
+        proc.wait()
+        if msg is not None and msg.get("type") == "error":
+            wire.raise_error(msg)
+        raise Error(f"pool: the server exited while starting (status {proc.returncode})")
+    return ours, proc, msg

@@ -1,0 +1,98 @@
+"""The sandbox every run of a pool gets, built once by the server.
+
+The same path as ``nsbox run``: RunOptions -> nsbox.specgen.builder.build ->
+runtime.plan.make_plan -> runtime.launch.Launch, with the capability masks,
+Landlock rules and seccomp BPF prepared (runtime.security.prepare, the cached
+filter).  The root's writable layer lives under ``dir``, where each sandbox
+mounts a fresh tmpfs first (child.fresh_layer).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..spec import model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..cgroups.detect import Layout
+    from ..runtime.launch import Launch
+    from ..specgen.options import RunOptions
+
+
+class Template:
+    def __init__(self, spec: model.Spec, launch: Launch, rootfs: str | None, sandbox_dir: str,
+                 rootless: bool, etc_files: bool) -> None:
+        self.spec = spec              # the built spec (with the user namespace, if any)
+        self.launch = launch          # for the sandboxes: no user namespace (the server's is theirs)
+        self.rootfs = rootfs          # image.rootfs.prepare's input (None: the embedded default)
+        self.dir = sandbox_dir
+        self.rootless = rootless
+        self.etc_files = etc_files
+        self.server_pid = os.getpid()
+
+    @property
+    def resources(self) -> dict:
+        return (self.spec.linux or model.Linux()).resources or {}
+
+    @property
+    def uid_ranges(self) -> list[tuple[int, int, int]]:
+        return [(m.container_id, m.host_id, m.size) for m in (self.spec.linux or model.Linux()).uid_mappings]
+
+    @property
+    def gid_ranges(self) -> list[tuple[int, int, int]]:
+        return [(m.container_id, m.host_id, m.size) for m in (self.spec.linux or model.Linux()).gid_mappings]
+
+
+def unpack_once(rootfs: str | None, pool_dir: str) -> str | None:
+    """A tarball root is unpacked once, then used as a directory (an overlay lower)."""
+    if rootfs is None or not os.path.isfile(rootfs):
+        return rootfs
+    from ..image.rootfs import check_root_dir
+    from ..image.unpack import unpack
+
+    dest = f"{pool_dir}/image"
+    os.mkdir(dest, 0o755)
+    unpack(rootfs, dest)
+    check_root_dir(dest, rootfs)
+    return dest
+
+
+def build(opts: RunOptions, *, pool_id: str, pool_dir: str, state_root: str, layout: Layout | None) -> Template:
+    """Spec, plan and launch of the pool's sandboxes (in the caller's identity:
+    before the server enters its user namespace, the builder sees who we are)."""
+    from ..image.rootfs import prepare
+    from ..net.spec import write_files
+    from ..runtime.launch import Launch
+    from ..runtime.plan import make_plan
+    from ..runtime.security import prepare as prepare_security
+    from ..specgen.builder import Host
+    from ..specgen.builder import build as build_spec
+
+    host = Host()
+    rootfs = unpack_once(opts.rootfs, pool_dir)
+    if rootfs is not None:
+        opts = opts.replace(rootfs=os.path.abspath(rootfs))
+    sandbox_dir = f"{pool_dir}/sandbox"
+    os.mkdir(sandbox_dir, 0o700)
+    # The paths the spec names, made once here (each sandbox remakes them on its tmpfs).
+    inp = prepare(opts.rootfs, sandbox_dir)
+    spec = build_spec(opts, cid=pool_id, rootfs=inp, host=host, state_dir=sandbox_dir)
+    write_files(spec, sandbox_dir)
+    etc_files = any(m.type == "bind" and (m.source or "").startswith(sandbox_dir + "/") for m in spec.mounts)
+    linux = spec.linux or model.Linux()
+    new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
+    plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless, cgroup_ns=True)
+    # The sandboxes are cloned inside the server's user namespace: theirs.
+    child_spec = spec.replace(linux=linux.replace(
+        namespaces=tuple(n for n in linux.namespaces if n.type != "user")))
+    launch = Launch(child_spec, plan, fifo_fd=-1, rootless=host.rootless, layout=layout)
+    launch.cgroup_parent_join = False  # the sandbox joins its cgroups itself (clone3, v1 tasks)
+    prepare_security(launch, f"{state_root}/seccomp")
+    return Template(spec, launch, rootfs, sandbox_dir, host.rootless, etc_files)
+
+
+def clone_flags(launch: Launch) -> int:
+    """The namespaces a sandbox is cloned into (the cgroup one, when it has a
+    cgroup to join first, is unshared by the sandbox: runtime.init.CgroupBarrier)."""
+    return launch.unshare_flags
