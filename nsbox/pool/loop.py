@@ -62,6 +62,7 @@ class Slot:
         self.ready_cpu = 0.0
         self.run: Run | None = None
         self.error: dict | None = None
+        self.held: list[int] = []  # its mount namespace, released once the result is out
 
 
 class Loop:
@@ -75,6 +76,7 @@ class Loop:
         self.poll = select.poll()
         self.handlers: dict[int, object] = {}
         self.open = True
+        self.released: list[int] = []  # namespaces to let go of when there is nothing else to do
 
     # -- poll bookkeeping ------------------------------------------------------
     def watch(self, fd: int, handler) -> None:
@@ -177,6 +179,9 @@ class Loop:
             msg, fds = wire.recv(slot.sock)
         except OSError:
             msg, fds = None, []
+        if msg is not None and msg.get("type") == "ready" and fds:
+            slot.held.extend(fds)
+            fds = []
         for fd in fds:
             os.close(fd)
         if msg is None:  # exec'd (its end is close-on-exec), or dead
@@ -215,6 +220,8 @@ class Loop:
             # set-up failed: the first waiting run hears why (no retry loop on a broken template)
             waiting = self.queue.pop(0)
             self.reply(waiting, slot.error)
+        self.released.extend(slot.held)
+        slot.held = []
         slot.state = "idle"
         if self.open:
             self.refill()
@@ -320,7 +327,12 @@ class Loop:
         left = self.timeouts()
         if limit is not None:
             left = limit if left is None else min(left, limit)
-        for fd, _ev in self.poll.poll(None if left is None else max(0, int(left * 1000) + 1)):
+        wait = None if left is None else max(0, int(left * 1000) + 1)
+        events = self.poll.poll(0 if self.released else wait)
+        if not events and self.released:
+            os.close(self.released.pop())  # idle: a finished sandbox's mounts are torn down now
+            return
+        for fd, _ev in events:
             handler = self.handlers.get(fd)
             if handler is not None:
                 handler()  # type: ignore[operator]
@@ -333,6 +345,9 @@ class Loop:
     def shutdown(self) -> None:
         """Kill every sandbox and reap it; drop the waiting runs."""
         self.open = False
+        for fd in self.released:
+            os.close(fd)
+        self.released.clear()
         for run in self.queue:
             run.close_fds()
             run.reply.close()
@@ -348,6 +363,9 @@ class Loop:
             if slot.run is not None:
                 slot.run.reply.close()
                 slot.run = None
+            for fd in slot.held:
+                os.close(fd)
+            slot.held = []
 
 
 # A run's narrowed limit is lifted again for the next run (v1 and v2 drivers

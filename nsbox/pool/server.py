@@ -188,6 +188,12 @@ def main(argv: list[str]) -> None:
 
     try:
         server.start()
+        import gc
+
+        # Every object so far is the zygote's: out of the collector's sight, so
+        # that a sandbox's collections do not write to (and copy) their pages.
+        gc.collect()
+        gc.freeze()
         loop = Loop(server)
         loop.warm_up()
     except BaseException as e:  # noqa: BLE001 - reported to the caller as data
