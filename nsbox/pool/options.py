@@ -88,6 +88,30 @@ def run_options(argv: list[str] | tuple[str, ...], **keywords: Any) -> RunOption
     return RunOptions(**{k: v for k, v in fields.items() if v is not None})
 
 
+def keyword_error(e: ConfigError) -> ConfigError:
+    """The builder names CLI flags ("--memory `lots`: ..."): name the keyword instead."""
+    text = str(e)
+    if text.startswith("--") and " `" in text and "`: " in text:
+        flag, _, rest = text[2:].partition(" `")
+        value, _, why = rest.partition("`: ")
+        if flag.replace("-", "").isalpha():
+            return ConfigError(f"{flag.replace('-', '_')}={value!r}: {why}")
+    return e
+
+
+def check_limits(opts: RunOptions) -> None:
+    """The template's limits, parsed before a server is started for them."""
+    from ..specgen.options import RESOURCE_FIELDS
+
+    if any(getattr(opts, f) not in (None, (), False, "") for f in RESOURCE_FIELDS):
+        from ..specgen.resources import from_options
+
+        try:
+            from_options(opts)
+        except ConfigError as e:
+            raise keyword_error(e) from None
+
+
 def template_options(keywords: dict[str, Any]) -> RunOptions:
     """A pool template: nsbox.run's keywords minus what a pool decides itself."""
     for key, why in REFUSED.items():
@@ -97,7 +121,9 @@ def template_options(keywords: dict[str, Any]) -> RunOptions:
     if net not in (None, "none"):
         raise ConfigError(f"network={net!r}: a pool's sandboxes have loopback only (network='none')")
     kw = dict(keywords, network="none", share=("time",))
-    return run_options(["/bin/true"], **kw)
+    opts = run_options(["/bin/true"], **kw)
+    check_limits(opts)
+    return opts
 
 
 def check_argv(argv: Any) -> list[str]:
@@ -162,7 +188,10 @@ def run_limits(template: dict[str, float | None], **asked: Any) -> dict[str, Any
     from ..specgen.resources import from_options
 
     o = run_options(["/bin/true"], **given)
-    res = from_options(o) or {}
+    try:
+        res = from_options(o) or {}
+    except ConfigError as e:
+        raise keyword_error(e) from None
     mine = limits_of(res)
     for key, value in given.items():
         cap = template[key]

@@ -57,6 +57,12 @@ def start(opts: RunOptions, size: int, warm: int | None, root: str) -> tuple[_so
         ours.close()
         proc.wait()
         if msg is not None and msg.get("type") == "error":
-            wire.raise_error(msg)
+            from ..errors import ConfigError
+            from .options import keyword_error
+
+            try:
+                wire.raise_error(msg)
+            except ConfigError as e:
+                raise keyword_error(e) from None
         raise Error(f"pool: the server exited while starting (status {proc.returncode})")
     return ours, proc, msg
