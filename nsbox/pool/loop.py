@@ -77,6 +77,7 @@ class Loop:
         self.handlers: dict[int, object] = {}
         self.open = True
         self.released: list[int] = []  # namespaces to let go of when there is nothing else to do
+        self.idle_refill = False  # warm sandboxes to clone when there is nothing else to do
 
     # -- poll bookkeeping ------------------------------------------------------
     def watch(self, fd: int, handler) -> None:
@@ -224,8 +225,8 @@ class Loop:
         slot.held = []
         slot.state = "idle"
         if self.open:
-            self.refill()
-            self.dispatch()
+            self.dispatch()  # a waiting run gets a sandbox now; warming up waits until we are idle
+            self.idle_refill = True
 
     def kill(self, slot: Slot) -> None:
         try:
@@ -328,7 +329,11 @@ class Loop:
         if limit is not None:
             left = limit if left is None else min(left, limit)
         wait = None if left is None else max(0, int(left * 1000) + 1)
-        events = self.poll.poll(0 if self.released else wait)
+        events = self.poll.poll(0 if self.released or self.idle_refill else wait)
+        if not events and self.idle_refill:
+            self.idle_refill = False  # idle: the next warm sandbox is cloned now (~1 ms here)
+            self.refill()
+            return
         if not events and self.released:
             os.close(self.released.pop())  # idle: a finished sandbox's mounts are torn down now
             return

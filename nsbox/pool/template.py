@@ -29,7 +29,7 @@ class Template:
         self.dir = sandbox_dir
         self.rootless = rootless
         self.etc_files = etc_files
-        self.server_pid = os.getpid()
+        self.early_seccomp = False  # the filter loaded while the sandbox waits (see early_seccomp)
 
     @property
     def resources(self) -> dict:
@@ -89,7 +89,22 @@ def build(opts: RunOptions, *, pool_id: str, pool_dir: str, state_root: str, lay
     launch = Launch(child_spec, plan, fifo_fd=-1, rootless=host.rootless, layout=layout)
     launch.cgroup_parent_join = False  # the sandbox joins its cgroups itself (clone3, v1 tasks)
     prepare_security(launch, f"{state_root}/seccomp")
-    return Template(spec, launch, rootfs, sandbox_dir, host.rootless, etc_files)
+    from ..runtime.privileges import prepared
+
+    t = Template(spec, launch, rootfs, sandbox_dir, host.rootless, etc_files)
+    t.early_seccomp = early_seccomp(opts, launch, prepared(launch))
+    return t
+
+
+def early_seccomp(opts: RunOptions, launch: Launch, prepared) -> bool:
+    """May the sandbox load its filter before it waits for its run?  Only
+    Docker's default profile (a user's may refuse what the wait and the exec
+    lookup call), with no_new_privs, and without Landlock (applied before it)."""
+    from ..specgen.privileges import parse_security_opts
+
+    return (prepared is not None and prepared.seccomp is not None and not prepared.landlock
+            and launch.process.no_new_privileges and parse_security_opts(opts.security_opt).seccomp is None
+            and not opts.privileged)
 
 
 def clone_flags(launch: Launch) -> int:
