@@ -134,7 +134,7 @@ def preload(t: Template) -> None:
     from ..runtime.init import preload as init_preload
 
     init_preload(t.launch)
-    for name in ("nsbox.image.rootfs", "nsbox.net.spec", "nsbox.net.etcfiles", "nsbox.runtime.process",
+    for name in ("resource", "nsbox.image.rootfs", "nsbox.net.spec", "nsbox.net.etcfiles", "nsbox.runtime.process",
                  "nsbox.runtime.rootfs", "nsbox.pool.child", "nsbox.kernel.linux", "nsbox.cgroups.manager"):
         __import__(name)
 
