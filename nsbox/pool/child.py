@@ -55,15 +55,22 @@ def fresh_layer(t: Template) -> None:
     """A new tmpfs on the sandbox directory, holding the root's writable layer
     (overlay upper, or the embedded root's directory and /etc upper) and the
     generated /etc files: nothing a run writes outlives it."""
-    from ..image.rootfs import prepare
     from ..kernel import mount as M
 
     M.mount("tmpfs", t.dir, "tmpfs", M.MS_NOSUID | M.MS_NODEV, "mode=0700", label=f"{t.dir} (sandbox)")
-    prepare(t.rootfs, t.dir)
-    if t.etc_files:
-        from ..net.spec import write_files
-
-        write_files(t.spec, t.dir)
+    for kind, rel, mode, arg in t.layer:  # template.recipe: laid out once by the engine's own code
+        path = f"{t.dir}/{rel}"
+        if kind == "dir":
+            os.mkdir(path, mode)
+            os.chmod(path, mode)  # (umask)
+        elif kind == "symlink":
+            os.symlink(arg, path)
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+            try:
+                os.write(fd, arg)  # type: ignore[arg-type]
+            finally:
+                os.close(fd)
 
 
 def setup(t: Template, sock: _socket.socket) -> None:

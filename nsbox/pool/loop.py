@@ -67,6 +67,8 @@ class Slot:
         self.run: Run | None = None
         self.error: dict | None = None
         self.held: list[int] = []  # its mount namespace, released once the result is out
+        self.cpu0: int | None = None  # the cgroup's counters when its sandbox was ready
+        self.oom0 = 0
 
 
 class Loop:
@@ -197,6 +199,10 @@ class Loop:
         if msg.get("type") == "ready" and slot.state == "preparing":
             slot.state = "ready"
             slot.ready_cpu = float(msg.get("cpu") or 0.0)
+            if slot.cg is not None:  # the run's baselines, read now rather than on its way
+                slot.cg.reset_peak()
+                slot.cpu0 = slot.cg.cpu_ns()
+                slot.oom0 = slot.cg.oom_kills()
             self.dispatch()
         elif msg.get("type") == "error":
             err = wire.from_sandbox(msg)
@@ -256,9 +262,7 @@ class Loop:
         try:
             if slot.cg is not None:
                 self.set_limits(slot.cg, msg.get("limits"))
-                slot.cg.reset_peak()
-                run.cpu0 = slot.cg.cpu_ns()
-                run.oom0 = slot.cg.oom_kills()
+                run.cpu0, run.oom0 = slot.cpu0, slot.oom0
             env = merge_env(self.t.launch.process.env, msg.get("env") or {})
             assert slot.sock is not None
             sync.send(slot.sock, {"type": "go", "args": list(msg["args"]), "env": env,

@@ -122,6 +122,8 @@ def template_options(keywords: dict[str, Any]) -> RunOptions:
         raise ConfigError(f"network={net!r}: a pool's sandboxes have loopback only (network='none')")
     kw = dict(keywords, network="none", share=("time",))
     opts = run_options(["/bin/true"], **kw)
+    if opts.read_only and not any(t.partition(":")[0].rstrip("/") == "/tmp" for t in opts.tmpfs):
+        opts = opts.replace(tmpfs=(*opts.tmpfs, "/tmp"))  # a read-only root, and a fresh /tmp per run
     check_limits(opts)
     return opts
 

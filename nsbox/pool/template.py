@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 class Template:
     def __init__(self, spec: model.Spec, launch: Launch, rootfs: str | None, sandbox_dir: str,
-                 rootless: bool, etc_files: bool) -> None:
+                 rootless: bool, layer: list[tuple[str, str, int, str | bytes]]) -> None:
         self.spec = spec              # the built spec (with the user namespace, if any)
         self.launch = launch          # for the sandboxes: no user namespace (the server's is theirs)
         self.rootfs = rootfs          # image.rootfs.prepare's input (None: the embedded default)
         self.dir = sandbox_dir
         self.rootless = rootless
-        self.etc_files = etc_files
+        self.layer = layer            # what each sandbox lays out on its fresh tmpfs (recipe())
         self.early_seccomp = False  # the filter loaded while the sandbox waits (see early_seccomp)
 
     @property
@@ -79,7 +79,6 @@ def build(opts: RunOptions, *, pool_id: str, pool_dir: str, state_root: str, lay
     inp = prepare(opts.rootfs, sandbox_dir)
     spec = build_spec(opts, cid=pool_id, rootfs=inp, host=host, state_dir=sandbox_dir)
     write_files(spec, sandbox_dir)
-    etc_files = any(m.type == "bind" and (m.source or "").startswith(sandbox_dir + "/") for m in spec.mounts)
     linux = spec.linux or model.Linux()
     new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
     plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless, cgroup_ns=True)
@@ -91,7 +90,7 @@ def build(opts: RunOptions, *, pool_id: str, pool_dir: str, state_root: str, lay
     prepare_security(launch, f"{state_root}/seccomp")
     from ..runtime.privileges import prepared
 
-    t = Template(spec, launch, rootfs, sandbox_dir, host.rootless, etc_files)
+    t = Template(spec, launch, rootfs, sandbox_dir, host.rootless, recipe(sandbox_dir))
     t.early_seccomp = early_seccomp(opts, launch, prepared(launch))
     return t
 
@@ -111,3 +110,27 @@ def clone_flags(launch: Launch) -> int:
     """The namespaces a sandbox is cloned into (the cgroup one, when it has a
     cgroup to join first, is unshared by the sandbox: runtime.init.CgroupBarrier)."""
     return launch.unshare_flags
+
+
+def recipe(top: str) -> list[tuple[str, str, int, str | bytes]]:
+    """The writable layer's skeleton as image.rootfs.prepare and net.spec.write_files
+    made it under ``top`` (root, upper and work directories, the embedded root's
+    symlinks, /etc/hostname, hosts, resolv.conf and their overlay placeholders):
+    (kind, path below top, mode, symlink target or file content), parents first.
+    Each sandbox replays it on its fresh tmpfs (child.fresh_layer)."""
+    out: list[tuple[str, str, int, str | bytes]] = []
+
+    def walk(rel: str) -> None:
+        for entry in sorted(os.scandir(f"{top}/{rel}" if rel else top), key=lambda e: e.name):
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            st = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                out.append(("symlink", path, 0, os.readlink(entry.path)))
+            elif entry.is_dir(follow_symlinks=False):
+                out.append(("dir", path, st.st_mode & 0o7777, ""))
+                walk(path)
+            elif entry.is_file(follow_symlinks=False) and st.st_size <= 65536:
+                with open(entry.path, "rb") as f:
+                    out.append(("file", path, st.st_mode & 0o7777, f.read()))
+    walk("")
+    return out
