@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why the container's command ended.
 
     >>> nsbox.run(["sleep", "10"], timeout=0.1).reason
@@ -23,9 +23,6 @@ class Reason(str, enum.Enum):
     SIGNALLED = "signalled"
     OOM_KILLED = "oom-killed"
     TIMED_OUT = "timed-out"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Result:
