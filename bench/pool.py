@@ -116,7 +116,9 @@ def measure(a) -> dict:
     view = C.V1View() if C.cgroup_layout() == "hybrid" and "crun" in wanted else None
     others = R.cases("", rootfs, view, wanted, ["/bin/true"])
     launcher = C.Launcher(launcher_bin, C.CLEAN_ENV, os.path.join(C.WORK, "launch.stderr"))
-    os.environ.update({k: v for k, v in C.CLEAN_ENV.items() if k.startswith("NSBOX_")})
+    import nsbox as top
+
+    top.configure(root=C.CLEAN_ENV["NSBOX_ROOT"], cgroup_parent=C.CLEAN_ENV["NSBOX_CGROUP_PARENT"])
     res: dict = {"machine": C.machine_info(), "config": vars(a)}
     try:
         meter = C.LoadMeter()

@@ -15,9 +15,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# keyword -> RunOptions field, where the two differ (nsbox.run's spelling)
-ALIASES = {"volumes": "volume", "ulimits": "ulimit", "cwd": "workdir", "workdir": "workdir",
-           "pids": "pids_limit"}
 # What a pool cannot honour: each run is a fresh private sandbox, started by the pool.
 REFUSED = {"name": "a pool's sandboxes have no names", "detach": "pool runs are always waited for",
            "rm": "pool sandboxes are always removed", "tty": "pool runs have no terminal",
@@ -34,69 +31,19 @@ REFUSED = {"name": "a pool's sandboxes have no names", "detach": "pool runs are 
 RUN_LIMITS = ("memory", "pids_limit", "cpus")
 
 
-def _field_names() -> frozenset[str]:
-    return frozenset(RunOptions.__annotations__)
+def run_options(argv: Any, keywords: dict[str, Any]) -> RunOptions:
+    """nsbox.run's keywords -> RunOptions (nsbox.api.options: the same conversion,
+    TypeError for an unknown keyword, ConfigError naming a keyword's bad value)."""
+    from ..api.options import run_options as convert
 
-
-def _value(field: str, value: Any, key: str) -> Any:
-    """A keyword's value in RunOptions' form (tuples of strings, strings for sizes)."""
-    if value is None:
-        return None
-    default = getattr(RunOptions(), field)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected True or False")
-        return value
-    if isinstance(default, tuple):
-        if isinstance(value, dict):
-            if field == "env":
-                return tuple(f"{k}={v}" for k, v in value.items())
-            if field == "ulimit":
-                return tuple(f"{k}={_ulimit(v)}" for k, v in value.items())
-            if field == "tmpfs":
-                return tuple(f"{k}:{v}" if v else k for k, v in value.items())
-            raise ConfigError(f"{key}={value!r}: expected a list of strings")
-        if isinstance(value, str) or not hasattr(value, "__iter__"):
-            value = (value,)
-        out = []
-        for item in value:
-            if not isinstance(item, (str, int)) or isinstance(item, bool):
-                raise ConfigError(f"{key}={value!r}: `{item!r}` is not a string")
-            out.append(str(item))
-        return tuple(out)
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(f"{key}={value!r}: expected a string or a number")
-    return value if isinstance(value, str) or field == "oom_score_adj" else str(value)
-
-
-def _ulimit(v: Any) -> str:
-    if isinstance(v, (tuple, list)) and len(v) == 2:
-        return f"{v[0]}:{v[1]}"
-    return str(v)
-
-
-def run_options(argv: list[str] | tuple[str, ...], **keywords: Any) -> RunOptions:
-    """nsbox.run's keywords -> RunOptions (the Python API's conversion; the
-    lead's ``nsbox.api.options.run_options`` replaces this once merged)."""
-    names = _field_names()
-    fields: dict[str, Any] = {"command": tuple(str(a) for a in argv)}
-    for key, value in keywords.items():
-        field = ALIASES.get(key, key)
-        if field not in names or field == "command":
-            raise ConfigError(f"{key}={value!r}: unknown keyword")
-        fields[field] = _value(field, value, key)
-    return RunOptions(**{k: v for k, v in fields.items() if v is not None})
+    return convert(argv, keywords, caller="nsbox.Pool")
 
 
 def keyword_error(e: ConfigError) -> ConfigError:
     """The builder names CLI flags ("--memory `lots`: ..."): name the keyword instead."""
-    text = str(e)
-    if text.startswith("--") and " `" in text and "`: " in text:
-        flag, _, rest = text[2:].partition(" `")
-        value, _, why = rest.partition("`: ")
-        if flag.replace("-", "").isalpha():
-            return ConfigError(f"{flag.replace('-', '_')}={value!r}: {why}")
-    return e
+    from ..api.options import relabel
+
+    return relabel(e)
 
 
 def check_limits(opts: RunOptions) -> None:
@@ -116,12 +63,12 @@ def template_options(keywords: dict[str, Any]) -> RunOptions:
     """A pool template: nsbox.run's keywords minus what a pool decides itself."""
     for key, why in REFUSED.items():
         if keywords.get(key) not in (None, False, (), [], ""):
-            raise ConfigError(f"{key}={keywords[key]!r}: not supported by a pool ({why})")
+            raise ConfigError(f"{key} `{keywords[key]!r}`: not supported by a pool ({why})")
     net = keywords.get("network")
     if net not in (None, "none"):
-        raise ConfigError(f"network={net!r}: a pool's sandboxes have loopback only (network='none')")
+        raise ConfigError(f"network `{net}`: a pool's sandboxes have loopback only (network=\"none\")")
     kw = dict(keywords, network="none", share=("time",))
-    opts = run_options(["/bin/true"], **kw)
+    opts = run_options(["/bin/true"], kw)
     if opts.read_only and not any(t.partition(":")[0].rstrip("/") == "/tmp" for t in opts.tmpfs):
         opts = opts.replace(tmpfs=(*opts.tmpfs, "/tmp"))  # a read-only root, and a fresh /tmp per run
     check_limits(opts)
@@ -129,26 +76,19 @@ def template_options(keywords: dict[str, Any]) -> RunOptions:
 
 
 def check_argv(argv: Any) -> list[str]:
-    if isinstance(argv, (str, bytes)) or not argv:
-        raise ConfigError(f"argv={argv!r}: expected a non-empty list of strings")
-    out = []
-    for a in argv:
-        if isinstance(a, bytes):
-            a = a.decode("utf-8", "surrogateescape")
-        if not isinstance(a, str) or "\0" in a:
-            raise ConfigError(f"argv={argv!r}: `{a!r}` is not a string without NUL bytes")
-        out.append(a)
-    return out
+    from ..api.options import command
+
+    return list(command(argv, "pool.run"))
 
 
 def check_env(env: Any) -> dict[str, str]:
     if env is None:
         return {}
     if not isinstance(env, dict):
-        raise ConfigError(f"env={env!r}: expected a dict of strings")
+        raise ConfigError(f"env `{env!r}`: expected a dict of strings")
     for k, v in env.items():
         if not isinstance(k, str) or not k or "=" in k or "\0" in k or not isinstance(v, str) or "\0" in v:
-            raise ConfigError(f"env={{{k!r}: {v!r}}}: names and values must be strings (a name "
+            raise ConfigError(f"env `{{{k!r}: {v!r}}}`: names and values must be strings (a name "
                               "without `=`, neither with NUL bytes)")
     return env
 
@@ -157,16 +97,8 @@ def check_cwd(cwd: Any) -> str | None:
     if cwd is None:
         return None
     if not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd:
-        raise ConfigError(f"cwd={cwd!r}: the working directory must be an absolute path")
+        raise ConfigError(f"cwd `{cwd!r}`: the working directory must be an absolute path")
     return cwd
-
-
-def check_timeout(timeout: Any) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ConfigError(f"timeout={timeout!r}: expected a number of seconds > 0")
-    return float(timeout)
 
 
 def limits_of(resources: dict | None) -> dict[str, float | None]:
@@ -189,7 +121,7 @@ def run_limits(template: dict[str, float | None], **asked: Any) -> dict[str, Any
         return None
     from ..specgen.resources import from_options
 
-    o = run_options(["/bin/true"], **given)
+    o = run_options(["/bin/true"], given)
     try:
         res = from_options(o) or {}
     except ConfigError as e:
@@ -198,9 +130,9 @@ def run_limits(template: dict[str, float | None], **asked: Any) -> dict[str, Any
     for key, value in given.items():
         cap = template[key]
         if mine[key] is None:
-            raise ConfigError(f"{key}={value!r}: a run may narrow the pool's limits, not lift them")
+            raise ConfigError(f"{key} `{value!r}`: a run may narrow the pool's limits, not lift them")
         if cap is not None and mine[key] > cap:
-            raise ConfigError(f"{key}={value!r}: wider than the pool's limit ({_shown(key, cap)}); "
+            raise ConfigError(f"{key} `{value!r}`: wider than the pool's limit ({_shown(key, cap)}); "
                               "a run may only narrow it")
     return res
 

@@ -25,6 +25,7 @@ from . import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 PIPE, STDOUT, DEVNULL = -1, -2, -3  # subprocess's values: either spelling works
@@ -40,9 +41,9 @@ class Pool:
 
     def __init__(self, size: int = 1, *, warm: int | None = None, **template: Any) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 256:
-            raise ConfigError(f"size={size!r}: expected a number of slots from 1 to 256")
+            raise ConfigError(f"size `{size!r}`: expected a number of slots from 1 to 256")
         if warm is not None and (isinstance(warm, bool) or not isinstance(warm, int) or not 0 < warm <= size):
-            raise ConfigError(f"warm={warm!r}: expected a number from 1 to size ({size})")
+            raise ConfigError(f"warm `{warm!r}`: expected a number from 1 to size ({size})")
         self.size = size
         self._closed = False
         self._lock = threading.Lock()
@@ -68,16 +69,36 @@ class Pool:
                 warnings.warn(w, LimitWarning, stacklevel=2)
 
     # -- the API ---------------------------------------------------------------
-    def run(self, argv, *, input: bytes | str | None = None, env: dict[str, str] | None = None,
-            cwd: str | None = None, timeout: float | None = None, text: bool = False,
-            stdout: Any = PIPE, stderr: Any = PIPE, memory: Any = None, pids_limit: Any = None,
+    def run(self, argv: Sequence[str], *, input: bytes | str | None = None, stdin: Any = DEVNULL,
+            stdout: Any = PIPE, stderr: Any = PIPE, text: bool = False, encoding: str | None = None,
+            errors: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
+            timeout: float | None = None, check: bool = False, memory: Any = None, pids_limit: Any = None,
             cpus: Any = None) -> Result:
-        """Run ``argv`` in a fresh sandbox; the same :class:`nsbox.Result` as ``nsbox.run``."""
-        req = self._request(argv, env, cwd, timeout, memory, pids_limit, cpus)
+        """Run ``argv`` in a fresh sandbox; the same :class:`nsbox.Result` (and the
+        same ``input``/``stdin``/``stdout``/``stderr``/``text``/``check``) as ``nsbox.run``.
+
+        ``env`` adds to the template's environment, ``cwd`` replaces its working
+        directory; ``memory``, ``pids_limit``, ``cpus`` narrow its limits for this run.
+
+        >>> pool.run(["sh", "-c", "echo $X"], env={"X": "1"}, text=True).stdout
+        '1\\n'
+        """
+        from ..api.run import _input, _timeout
+
+        req = self._request(argv, env, cwd, _timeout(timeout), memory, pids_limit, cpus)
+        data = _input(input, text, encoding, errors)
         if self._closed:
             raise PoolClosed("pool: closed")
         with self._slots:
-            return self._run(req, input, text, stdout, stderr)
+            result = self._run(req, data, stdin, stdout, stderr)
+        if text or encoding or errors:
+            from ..api.run import _decode
+
+            result.stdout = _decode(result.stdout, True, encoding, errors)  # type: ignore[arg-type]
+            result.stderr = _decode(result.stderr, True, encoding, errors)  # type: ignore[arg-type]
+        if check:
+            result.check_returncode()
+        return result
 
     async def arun(self, argv, **kwargs: Any) -> Result:
         """:meth:`run` for asyncio: awaits its turn and its result without blocking the loop."""
@@ -139,13 +160,13 @@ class Pool:
     def _request(self, argv, env, cwd, timeout, memory, pids_limit, cpus) -> dict:
         args = O.check_argv(argv)
         return {"type": "run", "args": args, "env": O.check_env(env), "cwd": O.check_cwd(cwd),
-                "timeout": O.check_timeout(timeout),
+                "timeout": timeout,
                 "limits": O.run_limits(self._limits, memory=memory, pids_limit=pids_limit, cpus=cpus)}
 
-    def _run(self, req: dict, input: bytes | str | None, text: bool, stdout: Any, stderr: Any) -> Result:
+    def _run(self, req: dict, input: bytes | None, stdin: Any, stdout: Any, stderr: Any) -> Result:
         from .stdio import Stdio
 
-        io = Stdio(input, stdout, stderr)
+        io = Stdio(input, stdin, stdout, stderr)
         mine, theirs = wire.socketpair()
         try:
             req["stdio"] = io.modes
@@ -167,15 +188,15 @@ class Pool:
             raise PoolClosed(self._died())
         if msg.get("type") == "error":
             wire.raise_error(msg)
-        return self._result(req["args"], msg, io, text)
+        return self._result(req["args"], msg, io)
 
-    def _result(self, args: list[str], msg: dict, io, text: bool) -> Result:
+    def _result(self, args: list[str], msg: dict, io) -> Result:
         code, reason, sig = from_status(msg["status"])
         if msg.get("timed_out"):
             reason = Reason.TIMED_OUT
         elif msg.get("oom") and sig == 9:
             reason = Reason.OOM_KILLED
-        out, err = io.output(text)
+        out, err = io.output()
         return Result(args, code, stdout=out, stderr=err, reason=reason, signal=sig,
                       cpu_time=msg.get("cpu"), peak_memory=msg.get("peak"), wall_time=msg.get("wall", 0.0),
                       warnings=self.warnings)

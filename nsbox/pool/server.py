@@ -1,4 +1,4 @@
-"""The pool's server (zygote): ``python -m nsbox.pool.server FD CALLER_PID DEATHSIG``.
+"""The pool's server (zygote): ``main([_, FD, CALLER_PID, DEATHSIG])`` in a fresh interpreter.
 
 Started once per pool by nsbox.pool.Pool; nsbox's own process (not the
 caller's), so it may set a parent-death signal and reap its children.  It does
@@ -61,7 +61,9 @@ class Server:
             self.template = t = build(opts, pool_id=self.id, pool_dir=self.dir, state_root=self.store.root,
                                       layout=layout)
             self.make_cgroups(layout)
-        self.warnings = [str(w.message) for w in caught]
+        from ..api.options import relabel_text
+
+        self.warnings = [relabel_text(str(w.message)) for w in caught]
         preload(t)
         if t.rootless:
             enter_userns(t)
@@ -183,6 +185,9 @@ def main(argv: list[str]) -> None:
     msg, _ = wire.recv(ctl)
     if msg is None:
         os._exit(0)
+    from .. import defaults
+
+    defaults.configure(root=msg["root"], cgroup_parent=msg["cgroup_parent"])  # the caller's settings
     server = Server(ctl, msg)
     from .loop import Loop
 

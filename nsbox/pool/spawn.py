@@ -1,4 +1,4 @@
-"""Start a pool's server: a fresh interpreter (``python -m nsbox.pool.server``),
+"""Start a pool's server: a fresh interpreter (``python -I -c ...server.main``),
 never a fork of the caller (which may have threads), in a session of its own
 (the terminal's Ctrl-C is the caller's), holding one end of a SOCK_SEQPACKET
 socketpair: the control socket.  It dies with the caller: parent-death signal
@@ -31,14 +31,17 @@ def start(opts: RunOptions, size: int, warm: int | None, root: str) -> tuple[_so
     import subprocess
 
     ours, theirs = wire.socketpair()
+    # The interpreter isolated from the caller's PYTHON* variables (-I), importing
+    # this very nsbox; only PATH passes (newuidmap is looked up on it).
     pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    boot = f"import sys; sys.path.insert(0, {pkg_parent!r}); from nsbox.pool.server import main; main(sys.argv)"
+    env = {"PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "LANG": "C.UTF-8"}
     main_thread = threading.current_thread() is threading.main_thread()
     exe = sys.executable or "/usr/bin/python3"
     try:
         proc = subprocess.Popen(
-            [exe, "-m", "nsbox.pool.server", str(theirs.fileno()), str(os.getpid()), "1" if main_thread else "0"],
+            [exe, "-I", "-c", boot, str(theirs.fileno()), str(os.getpid()), "1" if main_thread else "0"],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True, env=env, cwd="/")
     except OSError as e:
@@ -48,8 +51,10 @@ def start(opts: RunOptions, size: int, warm: int | None, root: str) -> tuple[_so
         theirs.close()
     pool_id = "pool-" + os.urandom(8).hex()
     try:
+        from .. import defaults
+
         wire.send(ours, {"type": "config", "id": pool_id, "size": size, "warm": warm, "root": root,
-                         "options": _fields(opts)})
+                         "cgroup_parent": defaults.cgroup_parent, "options": _fields(opts)})
         msg, _ = wire.recv(ours)
     except OSError:
         msg = None

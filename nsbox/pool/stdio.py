@@ -1,8 +1,8 @@
 """A run's stdin, stdout and stderr on the caller's side, as subprocess.run has them.
 
-``input`` (bytes or str) is written to a pipe; PIPE captures, DEVNULL is the
-sandbox's own /dev/null, None passes the caller's own fd, an int or a file
-object passes that fd, STDOUT (for stderr) goes where stdout goes.  The pipes'
+``input`` (bytes) is written to a pipe; PIPE captures, DEVNULL is the sandbox's
+own /dev/null, None passes the caller's own fd, an int or a file object passes
+that fd, STDOUT (for stderr) goes where stdout goes.  The pipes'
 other ends travel to the sandbox by SCM_RIGHTS; communicate() then writes the
 input and reads both outputs until EOF and the server's result arrives.
 """
@@ -25,13 +25,11 @@ CHUNK = 65536
 
 
 class Stdio:
-    def __init__(self, input: bytes | str | None, stdout: Any, stderr: Any) -> None:
+    def __init__(self, input: bytes | None, stdin: Any, stdout: Any, stderr: Any) -> None:
         self.modes: list[str] = []
         self.send_fds: list[int] = []
         self._close_after_send: list[int] = []
-        self.input = input.encode() if isinstance(input, str) else input
-        if self.input is not None and not isinstance(self.input, (bytes, bytearray, memoryview)):
-            raise ConfigError(f"input={input!r}: expected bytes or str")
+        self.input = input
         self.stdin_w = -1
         self.readers: dict[int, bytearray] = {}
         self.out_fd = self.err_fd = -1
@@ -40,12 +38,25 @@ class Stdio:
                 r, self.stdin_w = os.pipe2(os.O_CLOEXEC)
                 self._pass(r, owned=True)
             else:
-                self.modes.append("null")
+                self._input(stdin)
             self.out_fd = self._output(stdout, "stdout", 1)
             self.err_fd = self._output(stderr, "stderr", 2)
         except BaseException:
             self.close()
             raise
+
+    def _input(self, how: Any) -> None:
+        if how == DEVNULL:
+            self.modes.append("null")
+        elif how is None:
+            self._pass(0, owned=False)
+        elif isinstance(how, int) and not isinstance(how, bool) and how >= 0:
+            self._pass(how, owned=False)
+        elif hasattr(how, "fileno"):
+            self._pass(how.fileno(), owned=False)
+        else:
+            raise ConfigError(f"stdin `{how!r}`: expected DEVNULL, None, a file descriptor or a file "
+                              "(or give input=)")
 
     def _pass(self, fd: int, owned: bool) -> None:
         self.modes.append("fd")
@@ -70,7 +81,7 @@ class Stdio:
         elif hasattr(how, "fileno"):
             self._pass(how.fileno(), owned=False)
         else:
-            raise ConfigError(f"{name}={how!r}: expected PIPE, DEVNULL, None, a file descriptor or a file"
+            raise ConfigError(f"{name} `{how!r}`: expected PIPE, DEVNULL, None, a file descriptor or a file"
                               + (" (or STDOUT)" if name == "stderr" else ""))
         return -1
 
@@ -130,14 +141,11 @@ class Stdio:
         rest = data[n:]
         return rest if len(rest) else None
 
-    def output(self, text: bool) -> tuple[Any, Any]:
-        def conv(fd: int) -> Any:
-            if fd < 0:
-                return None
-            raw = bytes(self.readers.get(fd, b""))
-            return raw.decode("utf-8", "replace") if text else raw
+    def output(self) -> tuple[bytes | None, bytes | None]:
+        def take(fd: int) -> bytes | None:
+            return None if fd < 0 else bytes(self.readers.get(fd, b""))
 
-        return conv(self.out_fd), conv(self.err_fd)
+        return take(self.out_fd), take(self.err_fd)
 
     def close(self) -> None:
         for fd in list(self._close_after_send) + list(self.readers):
@@ -146,7 +154,6 @@ class Stdio:
             except OSError:
                 pass
         self._close_after_send = []
-        self.readers_closed = True
         if self.stdin_w >= 0:
             os.close(self.stdin_w)
             self.stdin_w = -1

@@ -14,8 +14,12 @@ import sys
 import threading
 import time
 
+import nsbox
 import nsbox.pool as P
 from nsbox.errors import ConfigError, Error, PoolClosed
+
+# the session's state root and cgroup parent (tests/conftest.py Runner.env)
+nsbox.configure(root=os.environ["NSBOX_ROOT"], cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox")
 
 FIRST = r"""
 echo x > /marker; echo y > /tmp/marker
@@ -182,8 +186,8 @@ def config() -> dict:
         try:
             P.Pool(**kw).close()
             out[name] = "no error"
-        except ConfigError as e:
-            out[name] = str(e)
+        except (ConfigError, TypeError) as e:
+            out[name] = f"{type(e).__name__}: {e}"
     with P.Pool(size=1, memory="64m") as pool:
         for name, call in {"wider": lambda: pool.run(["true"], memory="1g"),
                            "argv": lambda: pool.run([]), "timeout": lambda: pool.run(["true"], timeout=-1),

@@ -129,13 +129,14 @@ def test_caller_killed_leaves_nothing(runner):
 
 def test_bad_values_raise_config_error_naming_them(runner):
     out = scenario(runner, "config")
-    assert out["memory"].startswith("memory='lots': "), out
-    assert "network" in out["network"] and "bridge" in out["network"], out
-    assert "colour" in out["unknown"] and "unknown keyword" in out["unknown"], out
-    assert "size=0" in out["size"] and "detach" in out["detach"], out
-    assert "memory='1g'" in out["wider"] and "narrow" in out["wider"], out
-    assert "argv" in out["argv"] and "timeout=-1" in out["timeout"] and "cwd='rel'" in out["cwd"], out
-    assert "env" in out["env"], out
+    assert out["memory"].startswith("ConfigError: memory `lots`: "), out
+    assert out["network"].startswith("ConfigError: network `bridge`: "), out
+    assert out["unknown"] == "TypeError: nsbox.Pool() got an unexpected keyword argument 'colour'", out
+    assert out["size"].startswith("ConfigError: size `0`") and "detach" in out["detach"], out
+    assert out["wider"].startswith("memory `'1g'`: wider") and "narrow" in out["wider"], out
+    assert out["argv"].startswith("pool.run: argv `[]`"), out
+    assert out["timeout"].startswith("timeout `-1`") and out["cwd"].startswith("cwd `'rel'`"), out
+    assert out["env"].startswith("env `"), out
     assert out["ok"] == "/tmp\nb\n", out
     assert out["exec"].startswith("ExecError") and "no-such-command" in out["exec"], out
 

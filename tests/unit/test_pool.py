@@ -18,23 +18,18 @@ from nsbox.pool.loop import merge_env
 from nsbox.runtime.state import Store
 
 
-def test_keywords_become_run_options():
-    o = O.run_options(["sh"], volumes=["/a:/b"], env={"A": "1"}, memory=64 << 20, read_only=True,
-                      ulimits={"nofile": (10, 20)}, cwd="/w", cap_add="NET_RAW")
-    assert o.command == ("sh",) and o.volume == ("/a:/b",) and o.env == ("A=1",)
-    assert o.memory == str(64 << 20) and o.read_only is True and o.workdir == "/w"
-    assert o.ulimit == ("nofile=10:20",) and o.cap_add == ("NET_RAW",)
+def test_template_is_nsbox_runs_keywords():
+    o = O.template_options({"volumes": ["/a:/b"], "env": {"A": "1"}, "memory": 64 << 20, "read_only": True,
+                            "ulimits": {"nofile": (10, 20)}, "cwd": "/w", "cap_add": "NET_RAW",
+                            "tmpfs": {"/tmp": "size=8m"}})
+    assert o.volume == ("/a:/b",) and o.env == ("A=1",) and o.memory == str(64 << 20)
+    assert o.read_only is True and o.workdir == "/w" and o.ulimit == ("nofile=10:20",)
+    assert o.cap_add == ("NET_RAW",) and o.tmpfs == ("/tmp:size=8m",)
 
 
-@pytest.mark.parametrize("kw, words", [
-    ({"colour": "red"}, ("colour='red'", "unknown keyword")),
-    ({"read_only": "yes"}, ("read_only='yes'", "True or False")),
-    ({"memory": [1]}, ("memory=[1]",)),
-])
-def test_bad_keywords_are_named(kw, words):
-    with pytest.raises(ConfigError) as e:
-        O.run_options(["sh"], **kw)
-    assert all(w in str(e.value) for w in words)
+def test_unknown_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        O.template_options({"colour": "red"})
 
 
 @pytest.mark.parametrize("kw", [{"network": "bridge"}, {"detach": True}, {"name": "x"}, {"pid": "host"},
@@ -43,7 +38,7 @@ def test_template_refuses_what_a_pool_decides(kw):
     key, value = next(iter(kw.items()))
     with pytest.raises(ConfigError) as e:
         O.template_options(kw)
-    assert str(e.value).startswith(f"{key}={value!r}: ")
+    assert str(e.value).startswith(f"{key} `"), str(e.value)
 
 
 def test_template_is_loopback_only_without_time_namespace():
@@ -51,8 +46,13 @@ def test_template_is_loopback_only_without_time_namespace():
     assert o.network == "none" and o.share == ("time",)
 
 
+def test_read_only_template_gets_a_fresh_tmp():
+    assert O.template_options({"read_only": True}).tmpfs == ("/tmp",)
+    assert O.template_options({"read_only": True, "tmpfs": ["/tmp:size=1m"]}).tmpfs == ("/tmp:size=1m",)
+
+
 def test_template_limits_checked_and_named_by_keyword():
-    with pytest.raises(ConfigError, match=r"^memory='lots': "):
+    with pytest.raises(ConfigError, match=r"^memory `lots`: "):
         O.template_options({"memory": "lots"})
 
 
@@ -77,10 +77,9 @@ def test_unlimited_template_takes_any_run_limit():
 
 
 @pytest.mark.parametrize("call, word", [
-    (lambda: O.check_argv("ls"), "argv='ls'"), (lambda: O.check_argv([]), "argv=[]"),
-    (lambda: O.check_env({"A=B": "1"}), "env="), (lambda: O.check_env([("A", "1")]), "env="),
-    (lambda: O.check_cwd("tmp"), "cwd='tmp'"), (lambda: O.check_timeout(0), "timeout=0"),
-    (lambda: O.check_timeout(True), "timeout=True"),
+    (lambda: O.check_argv("ls"), "pool.run: argv `'ls'`"), (lambda: O.check_argv([]), "pool.run: argv `[]`"),
+    (lambda: O.check_env({"A=B": "1"}), "env `"), (lambda: O.check_env([("A", "1")]), "env `"),
+    (lambda: O.check_cwd("tmp"), "cwd `'tmp'`"),
 ])
 def test_run_values_checked(call, word):
     with pytest.raises(ConfigError) as e:
