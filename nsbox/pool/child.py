@@ -84,7 +84,7 @@ def setup(t: Template, sock: _socket.socket) -> None:
         prctl.set_dumpable(False)
     # (getppid() is 0 in a new PID namespace: a server that died before this
     # line closed our socket's peer, and "ready" or the wait for "go" fails)
-    prctl.set_pdeathsig(_signal.SIGKILL)
+    prctl.set_pdeathsig(_signal.SIGKILL)  # boundary-ok: the sandbox, nsbox's own process
     fresh_layer(t)
     k = LinuxKernel()
     barrier = CgroupBarrier(launch, sock)

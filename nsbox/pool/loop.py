@@ -82,7 +82,6 @@ class Loop:
         self.poll = select.poll()
         self.handlers: dict[int, object] = {}
         self.open = True
-        self.released: list[int] = []  # namespaces to let go of when there is nothing else to do
         self.idle_refill = False  # warm sandboxes to clone when there is nothing else to do
 
     # -- poll bookkeeping ------------------------------------------------------
@@ -101,6 +100,7 @@ class Loop:
         from .child import run as child_run
         from .template import clone_flags
 
+        release(slot)  # the last run's files, still charged to the slot's memory cgroup
         launch = self.t.launch
         parent, child = sync.socketpair()
         cg_fd = slot.cg.clone_fd() if slot.cg is not None else -1
@@ -231,8 +231,6 @@ class Loop:
             # set-up failed: the first waiting run hears why (no retry loop on a broken template)
             waiting = self.queue.pop(0)
             self.reply(waiting, slot.error)
-        self.released.extend(slot.held)
-        slot.held = []
         slot.state = "idle"
         if self.open:
             self.dispatch()  # a waiting run gets a sandbox now; warming up waits until we are idle
@@ -337,13 +335,14 @@ class Loop:
         if limit is not None:
             left = limit if left is None else min(left, limit)
         wait = None if left is None else max(0, int(left * 1000) + 1)
-        events = self.poll.poll(0 if self.released or self.idle_refill else wait)
+        held = next((s for s in self.slots if s.held and s.state == "idle"), None)
+        events = self.poll.poll(0 if held is not None or self.idle_refill else wait)
         if not events and self.idle_refill:
             self.idle_refill = False  # idle: the next warm sandbox is cloned now (~1 ms here)
             self.refill()
             return
-        if not events and self.released:
-            os.close(self.released.pop())  # idle: a finished sandbox's mounts are torn down now
+        if not events and held is not None:
+            release(held)  # idle: a finished sandbox's mounts are torn down now
             return
         for fd, _ev in events:
             handler = self.handlers.get(fd)
@@ -358,9 +357,6 @@ class Loop:
     def shutdown(self) -> None:
         """Kill every sandbox and reap it; drop the waiting runs."""
         self.open = False
-        for fd in self.released:
-            os.close(fd)
-        self.released.clear()
         for run in self.queue:
             run.close_fds()
             run.reply.close()
@@ -376,14 +372,19 @@ class Loop:
             if slot.run is not None:
                 slot.run.reply.close()
                 slot.run = None
-            for fd in slot.held:
-                os.close(fd)
-            slot.held = []
+            release(slot)
 
 
 # A run's narrowed limit is lifted again for the next run (v1 and v2 drivers
 # read -1 as "max").
 UNLIMITED = {"memory": {"limit": -1, "swap": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1, "period": 100000}}
+
+
+def release(slot: Slot) -> None:
+    """Let go of a finished sandbox's mount namespace (its tmpfs and overlay go now)."""
+    for fd in slot.held:
+        os.close(fd)
+    slot.held = []
 
 
 def merge_env(base: tuple[str, ...], extra: dict[str, str]) -> list[str]:

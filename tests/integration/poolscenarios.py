@@ -114,8 +114,12 @@ def memory() -> dict:
         after = pool.run(["sh", "-c", "echo ok"], text=True)
         narrow = pool.run(["python3", "-c", "a = b'x' * (40 << 20)"], memory="24m")
         again = pool.run(["python3", "-c", "a = b'x' * (24 << 20); print('ok')"], text=True)
+        # a run's files count against its memory limit, never against the next run's
+        fill = pool.run(["sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1M count=30 2>/dev/null; echo $?"], text=True)
+        big = pool.run(["python3", "-c", "a = b'x' * (30 << 20); print('ok')"], text=True)
     return {"reason": str(r.reason), "rc": r.returncode, "after": after.stdout,
-            "narrow": str(narrow.reason), "again": again.stdout, "peak": again.peak_memory}
+            "narrow": str(narrow.reason), "again": again.stdout, "peak": again.peak_memory,
+            "fill": fill.stdout, "big": big.stdout}
 
 
 def timeout() -> dict:

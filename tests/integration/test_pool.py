@@ -99,6 +99,7 @@ def test_memory_exhausted_affects_no_later_run(root_runner):
     assert out["narrow"] == "oom-killed", out  # a run narrowed the limit for itself...
     assert out["again"] == "ok\n", out          # ...and the next run has the pool's again
     assert out["peak"] and out["peak"] > 24 << 20, out
+    assert out["fill"] == "0\n" and out["big"] == "ok\n", out
 
 
 def test_server_killed_raises_pool_closed(runner):
