@@ -27,8 +27,6 @@ REFUSED = {"name": "a pool's sandboxes have no names", "detach": "pool runs are 
            "owns its cgroups", "userns": "the pool makes the user namespace (rootless) itself",
            "uidmap": "the pool maps only the caller (rootless) or no one (root)",
            "gidmap": "the pool maps only the caller (rootless) or no one (root)"}
-# Limits a run may narrow (keyword -> how it is compared)
-RUN_LIMITS = ("memory", "pids_limit", "cpus")
 
 
 def run_options(argv: Any, keywords: dict[str, Any]) -> RunOptions:

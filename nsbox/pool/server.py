@@ -189,7 +189,19 @@ def main(argv: list[str]) -> None:
 
     defaults.configure(root=msg["root"], cgroup_parent=msg["cgroup_parent"])  # the caller's settings
     server = Server(ctl, msg)
+    loop = boot(server)
+    try:
+        loop.serve()
+    finally:
+        loop.shutdown()
+        server.cleanup()
+    os._exit(0)
+
+
+def boot(server: Server):
+    """Start-up, then "started" (or the error) to the caller."""
     from .loop import Loop
+    from .options import limits_of
 
     try:
         server.start()
@@ -203,21 +215,15 @@ def main(argv: list[str]) -> None:
         loop.warm_up()
     except BaseException as e:  # noqa: BLE001 - reported to the caller as data
         try:
-            wire.send(ctl, wire.error_message(e))
+            wire.send(server.ctl, wire.error_message(e))
         except OSError:
             pass
         server.cleanup()
         os._exit(1)
-    from .options import limits_of
-
-    wire.send(ctl, {"type": "started", "limits": limits_of(server.template.resources),
-                    "warnings": server.warnings, "cgroups": bool(server.slot_cgroups)})
-    try:
-        loop.serve()
-    finally:
-        loop.shutdown()
-        server.cleanup()
-    os._exit(0)
+    assert server.template is not None
+    wire.send(server.ctl, {"type": "started", "limits": limits_of(server.template.resources),
+                           "warnings": server.warnings, "cgroups": bool(server.slot_cgroups)})
+    return loop
 
 
 if __name__ == "__main__":

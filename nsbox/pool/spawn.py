@@ -49,25 +49,31 @@ def start(opts: RunOptions, size: int, warm: int | None, root: str) -> tuple[_so
         raise Error(f"pool: start the server `{exe}`: {e.strerror}") from None
     finally:
         theirs.close()
+    return ours, proc, handshake(ours, proc, opts, size, warm, root)
+
+
+def handshake(ours: _socket.socket, proc: subprocess.Popen, opts: RunOptions, size: int, warm: int | None,
+              root: str) -> dict:
+    """Send the configuration; the server's "started" (or its error, raised here)."""
+    from .. import defaults
+
     pool_id = "pool-" + os.urandom(8).hex()
     try:
-        from .. import defaults
-
         wire.send(ours, {"type": "config", "id": pool_id, "size": size, "warm": warm, "root": root,
                          "cgroup_parent": defaults.cgroup_parent, "options": _fields(opts)})
         msg, _ = wire.recv(ours)
     except OSError:
         msg = None
-    if msg is None or msg.get("type") != "started":
-        ours.close()
-        proc.wait()
-        if msg is not None and msg.get("type") == "error":
-            from ..errors import ConfigError
-            from .options import keyword_error
+    if msg is not None and msg.get("type") == "started":
+        return msg
+    ours.close()
+    proc.wait()
+    if msg is not None and msg.get("type") == "error":
+        from ..errors import ConfigError
+        from .options import keyword_error
 
-            try:
-                wire.raise_error(msg)
-            except ConfigError as e:
-                raise keyword_error(e) from None
-        raise Error(f"pool: the server exited while starting (status {proc.returncode})")
-    return ours, proc, msg
+        try:
+            wire.raise_error(msg)
+        except ConfigError as e:
+            raise keyword_error(e) from None
+    raise Error(f"pool: the server exited while starting (status {proc.returncode})")
