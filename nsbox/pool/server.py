@@ -187,7 +187,7 @@ def main(argv: list[str]) -> None:
         os._exit(0)
     from .. import defaults
 
-    defaults.configure(root=msg["root"], cgroup_parent=msg["cgroup_parent"])  # the caller's settings
+    defaults.configure(root=msg["root"], **msg["settings"])  # the caller's settings (nsbox.configure)
     server = Server(ctl, msg)
     loop = boot(server)
     try:

@@ -60,7 +60,9 @@ def handshake(ours: _socket.socket, proc: subprocess.Popen, opts: RunOptions, si
     pool_id = "pool-" + os.urandom(8).hex()
     try:
         wire.send(ours, {"type": "config", "id": pool_id, "size": size, "warm": warm, "root": root,
-                         "cgroup_parent": defaults.cgroup_parent, "options": _fields(opts)})
+                         "settings": {"cgroup_parent": defaults.cgroup_parent, "storage": defaults.storage,
+                                      "network_dir": defaults.network_dir},
+                         "options": _fields(opts)})
         msg, _ = wire.recv(ours)
     except OSError:
         msg = None

@@ -76,7 +76,12 @@ def build(opts: RunOptions, *, pool_id: str, pool_dir: str, state_root: str, lay
     sandbox_dir = f"{pool_dir}/sandbox"
     os.mkdir(sandbox_dir, 0o700)
     # The paths the spec names, made once here (each sandbox remakes them on its tmpfs).
-    inp = prepare(opts.rootfs, sandbox_dir)
+    if opts.image:  # the image's layers as overlay lowers, its config as the template's defaults
+        from ..image.use import prepare as prepare_image
+
+        opts, inp, _fields = prepare_image(opts, sandbox_dir, None)
+    else:
+        inp = prepare(opts.rootfs, sandbox_dir)
     spec = build_spec(opts, cid=pool_id, rootfs=inp, host=host, state_dir=sandbox_dir)
     write_files(spec, sandbox_dir)
     linux = spec.linux or model.Linux()

@@ -19,7 +19,8 @@ import nsbox.pool as P
 from nsbox.errors import ConfigError, Error, PoolClosed
 
 # the session's state root and cgroup parent (tests/conftest.py Runner.env)
-nsbox.configure(root=os.environ["NSBOX_ROOT"], cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox")
+nsbox.configure(root=os.environ["NSBOX_ROOT"], cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox",
+                storage=os.environ.get("POOL_STORAGE"))
 
 FIRST = r"""
 echo x > /marker; echo y > /tmp/marker
@@ -180,6 +181,13 @@ def caller() -> dict:
     print(json.dumps({"server": pool.pid}), flush=True)
     time.sleep(1000)
     return {}
+
+
+def image() -> dict:
+    with P.Pool(size=1, image="example.test/pool:1") as pool:
+        first = pool.run(["sh", "-c", "echo $FROM_IMAGE; echo x > /f; ls /f"], text=True)
+        second = pool.run(["sh", "-c", "ls /f"], text=True)
+    return {"first": first.stdout, "second_rc": second.returncode}
 
 
 def config() -> dict:

@@ -27,9 +27,9 @@ def argv(runner, *args: str) -> list[str]:
     return runner.argv()[:-1] + [python, SCRIPT, *args]
 
 
-def scenario(runner, name: str, timeout: float = 120) -> dict:
+def scenario(runner, name: str, timeout: float = 120, **env: str) -> dict:
     r = subprocess.run(argv(runner, name), capture_output=True, text=True, timeout=timeout,
-                       env=runner.env(), cwd="/")
+                       env={**runner.env(), **env}, cwd="/")
     assert r.returncode == 0, f"scenario {name} failed:\n{r.stderr}"
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -126,6 +126,23 @@ def test_caller_killed_leaves_nothing(runner):
     assert pool_dirs(runner.root) == []
     if runner.user is None:
         assert pool_cgroups() == []
+
+
+@pytest.mark.root
+def test_image_template(root_runner, shared_tmp):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import imagebuild as IB
+
+    lay = IB.Layout(f"{shared_tmp}/layout")
+    lay.image([IB.busybox_layer()], config={"Cmd": ["/bin/sh"], "Env": ["FROM_IMAGE=yes", "PATH=/bin"]},
+              name="example.test/pool:1")
+    lay.write()
+    store = f"{shared_tmp}/storage"
+    root_runner.run("--storage", store, "load", "-i", f"{shared_tmp}/layout", check=True)
+    out = scenario(root_runner, "image", POOL_STORAGE=store)
+    assert out == {"first": "yes\n/f\n", "second_rc": 1}, out
 
 
 def test_bad_values_raise_config_error_naming_them(runner):
