@@ -204,8 +204,9 @@ class Pool:
     def _died(self) -> str:
         if self._closed:
             return "pool: closed"
-        code = self._proc.poll()
-        if code is None:
+        try:
+            code = self._proc.wait(timeout=2.0)  # it closed its end: it is exiting, if not gone
+        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: still there
             return "pool: its server stopped answering"
         how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         return f"pool: its server died ({how}); create a new Pool"
