@@ -83,6 +83,11 @@ class Pool:
         >>> pool.run(["sh", "-c", "echo $X"], env={"X": "1"}, text=True).stdout
         '1\\n'
         """
+        return self._call(argv, input, stdin, stdout, stderr, text, encoding, errors, env, cwd, timeout, check,
+                          memory, pids_limit, cpus, None)
+
+    def _call(self, argv, input, stdin, stdout, stderr, text, encoding, errors, env, cwd, timeout, check,
+              memory, pids_limit, cpus, cancel: _Cancel | None) -> Result:
         from ..api.run import _input, _timeout
 
         req = self._request(argv, env, cwd, _timeout(timeout), memory, pids_limit, cpus)
@@ -90,7 +95,7 @@ class Pool:
         if self._closed:
             raise PoolClosed("pool: closed")
         with self._slots:
-            result = self._run(req, data, stdin, stdout, stderr)
+            result = self._run(req, data, stdin, stdout, stderr, cancel)
         if text or encoding or errors:
             from ..api.run import _decode
 
@@ -100,15 +105,27 @@ class Pool:
             result.check_returncode()
         return result
 
-    async def arun(self, argv, **kwargs: Any) -> Result:
-        """:meth:`run` for asyncio: awaits its turn and its result without blocking the loop."""
+    async def arun(self, argv: Sequence[str], *, input: bytes | str | None = None, stdin: Any = DEVNULL,
+                   stdout: Any = PIPE, stderr: Any = PIPE, text: bool = False, encoding: str | None = None,
+                   errors: str | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
+                   timeout: float | None = None, check: bool = False, memory: Any = None,
+                   pids_limit: Any = None, cpus: Any = None) -> Result:
+        """:meth:`run` for asyncio: awaits its turn and its result without blocking
+        the loop (on one of ``size`` threads).  Cancelling the task kills the run."""
         import asyncio
         import functools
 
         if self._closed:
             raise PoolClosed("pool: closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool_executor(), functools.partial(self.run, argv, **kwargs))
+        cancel = _Cancel()
+        call = functools.partial(self._call, argv, input, stdin, stdout, stderr, text, encoding, errors, env, cwd,
+                                 timeout, check, memory, pids_limit, cpus, cancel)
+        try:
+            return await loop.run_in_executor(self._pool_executor(), call)
+        except asyncio.CancelledError:
+            cancel.fire()  # the server sees the run's socket close: it kills the sandbox
+            raise
 
     def close(self) -> None:
         """End the pool: its server kills the runs still going (they raise
@@ -163,11 +180,17 @@ class Pool:
                 "timeout": timeout,
                 "limits": O.run_limits(self._limits, memory=memory, pids_limit=pids_limit, cpus=cpus)}
 
-    def _run(self, req: dict, input: bytes | None, stdin: Any, stdout: Any, stderr: Any) -> Result:
+    def _run(self, req: dict, input: bytes | None, stdin: Any, stdout: Any, stderr: Any,
+             cancel: _Cancel | None = None) -> Result:
         from .stdio import Stdio
 
         io = Stdio(input, stdin, stdout, stderr)
         mine, theirs = wire.socketpair()
+        if cancel is not None and not cancel.hold(mine):
+            io.close()
+            mine.close()
+            theirs.close()
+            raise PoolClosed("pool: run cancelled")
         try:
             req["stdio"] = io.modes
             try:
@@ -185,6 +208,8 @@ class Pool:
             mine.close()
             io.close()
         if msg is None:
+            if cancel is not None and cancel.fired:
+                raise PoolClosed("pool: run cancelled")
             raise PoolClosed(self._died())
         if msg.get("type") == "error":
             wire.raise_error(msg)
@@ -210,6 +235,30 @@ class Pool:
             return "pool: its server stopped answering"
         how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         return f"pool: its server died ({how}); create a new Pool"
+
+
+class _Cancel:
+    """An arun's way to its thread's run: shut the run's socket down (the server
+    then kills the sandbox), or refuse it if the run has not been sent yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: _socket.socket | None = None
+        self.fired = False
+
+    def hold(self, sock: _socket.socket) -> bool:
+        with self._lock:
+            self._sock = sock
+            return not self.fired
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._sock is not None:
+                try:
+                    self._sock.shutdown(_socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def collect(store) -> None:

@@ -93,6 +93,24 @@ def concurrency() -> dict:
     return {"done": done[0], "bad": bad}
 
 
+def cancel() -> dict:
+    async def main() -> dict:
+        with P.Pool(size=1) as pool:
+            task = asyncio.create_task(pool.arun(["sleep", "5151"]))
+            await asyncio.sleep(0.5)
+            task.cancel()
+            try:
+                await task
+                cancelled = False
+            except asyncio.CancelledError:
+                cancelled = True
+            t = time.monotonic()
+            r = await pool.arun(["sh", "-c", "echo next"], text=True)
+            return {"cancelled": cancelled, "next": r.stdout, "next_s": time.monotonic() - t,
+                    "leftover": int(os.popen("ps -eo args= | grep -c '^sleep 5151'").read().strip() or 0)}
+    return asyncio.run(main())
+
+
 def init_killed() -> dict:
     with P.Pool(size=1) as pool:
         r = pool.run(["python3", "-c", "import os; os.abort()"])

@@ -69,6 +69,12 @@ def test_threads_and_tasks_share_a_pool(runner):
     assert out["bad"] == [] and out["done"] == 90, out
 
 
+def test_cancelled_task_kills_its_run(runner):
+    out = scenario(runner, "cancel")
+    assert out["cancelled"] and out["next"] == "next\n" and out["next_s"] < 3, out
+    assert out["leftover"] == 0, out
+
+
 def test_init_killed_affects_no_later_run(runner):
     out = scenario(runner, "init_killed")
     assert out["signal"] in (signal.SIGABRT, signal.SIGSEGV), out
