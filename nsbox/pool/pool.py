@@ -25,8 +25,13 @@ from . import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Sequence
+    from concurrent.futures import ThreadPoolExecutor
     from typing import Any
+
+    from ..runtime.state import Store
+    from .stdio import Stdio
 
 PIPE, STDOUT, DEVNULL = -1, -2, -3  # subprocess's values: either spelling works
 
@@ -48,7 +53,7 @@ class Pool:
         self._closed = False
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
-        self._executor = None
+        self._executor: ThreadPoolExecutor | None = None
         opts = O.template_options(template)
         from ..runtime.state import Store
 
@@ -57,7 +62,7 @@ class Pool:
         from .spawn import start
 
         self._ctl, self._proc, started = start(opts, size, warm, store.root)
-        self._limits: dict = started["limits"]
+        self._limits: dict[str, float | None] = started["limits"]
         self.warnings: list[str] = list(started.get("warnings") or ())
         self.cgroups: bool = bool(started.get("cgroups"))
         if self.warnings:
@@ -86,8 +91,10 @@ class Pool:
         return self._call(argv, input, stdin, stdout, stderr, text, encoding, errors, env, cwd, timeout, check,
                           memory, pids_limit, cpus, None)
 
-    def _call(self, argv, input, stdin, stdout, stderr, text, encoding, errors, env, cwd, timeout, check,
-              memory, pids_limit, cpus, cancel: _Cancel | None) -> Result:
+    def _call(self, argv: Sequence[str], input: bytes | str | None, stdin: Any, stdout: Any, stderr: Any,
+              text: bool, encoding: str | None, errors: str | None, env: dict[str, str] | None,
+              cwd: str | None, timeout: float | None, check: bool, memory: Any, pids_limit: Any, cpus: Any,
+              cancel: _Cancel | None) -> Result:
         from ..api.run import _input, _timeout
 
         req = self._request(argv, env, cwd, _timeout(timeout), memory, pids_limit, cpus)
@@ -166,7 +173,7 @@ class Pool:
         return self._proc.pid
 
     # -- internals -------------------------------------------------------------
-    def _pool_executor(self):
+    def _pool_executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor
@@ -174,13 +181,14 @@ class Pool:
                 self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="nsbox-pool")
             return self._executor
 
-    def _request(self, argv, env, cwd, timeout, memory, pids_limit, cpus) -> dict:
+    def _request(self, argv: Sequence[str], env: dict[str, str] | None, cwd: str | None, timeout: float | None,
+                 memory: Any, pids_limit: Any, cpus: Any) -> dict[str, Any]:
         args = O.check_argv(argv)
         return {"type": "run", "args": args, "env": O.check_env(env), "cwd": O.check_cwd(cwd),
                 "timeout": timeout,
                 "limits": O.run_limits(self._limits, memory=memory, pids_limit=pids_limit, cpus=cpus)}
 
-    def _run(self, req: dict, input: bytes | None, stdin: Any, stdout: Any, stderr: Any,
+    def _run(self, req: dict[str, Any], input: bytes | None, stdin: Any, stdout: Any, stderr: Any,
              cancel: _Cancel | None = None) -> Result:
         from .stdio import Stdio
 
@@ -215,7 +223,7 @@ class Pool:
             wire.raise_error(msg)
         return self._result(req["args"], msg, io)
 
-    def _result(self, args: list[str], msg: dict, io) -> Result:
+    def _result(self, args: list[str], msg: dict[str, Any], io: Stdio) -> Result:
         code, reason, sig = from_status(msg["status"])
         if msg.get("timed_out"):
             reason = Reason.TIMED_OUT
@@ -261,7 +269,7 @@ class _Cancel:
                     pass
 
 
-def collect(store) -> None:
+def collect(store: Store) -> None:
     """Clean up after pools whose caller (and so server) was killed."""
     from .gc import collect_pools
 

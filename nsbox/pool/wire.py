@@ -29,18 +29,23 @@ import struct
 
 from ..errors import ConfigError, Error, ExecError
 from ..kernel.errors import KernelError
-from ..runtime.sync import recv, socketpair  # noqa: F401 - the framing, re-exported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+from ..runtime.sync import recv as recv  # the framing, re-exported
+from ..runtime.sync import socketpair as socketpair
 
 MSG_NOSIGNAL = 0x4000  # a dead peer is EPIPE, never SIGPIPE, in the caller's process
 
 
-def send(sock, msg: dict, fds: tuple[int, ...] = ()) -> None:
+def send(sock: _socket.socket, msg: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
     """runtime.sync.send, without SIGPIPE."""
     anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] if fds else []
     sock.sendmsg([marshal.dumps(msg)], anc, MSG_NOSIGNAL)
 
 
-def error_message(err: BaseException) -> dict:
+def error_message(err: BaseException) -> dict[str, Any]:
     if isinstance(err, ExecError):
         return {"type": "error", "kind": "exec", "msg": str(err), "exit": err.exit_code}
     if isinstance(err, ConfigError):
@@ -54,7 +59,7 @@ def error_message(err: BaseException) -> dict:
     return {"type": "error", "kind": "error", "msg": str(err) or type(err).__name__}
 
 
-def from_sandbox(msg: dict) -> dict:
+def from_sandbox(msg: dict[str, Any]) -> dict[str, Any]:
     """A sandbox's error (runtime.sync.send_error's form) in ours."""
     if "exit" in msg:
         return {"type": "error", "kind": "exec", "msg": msg["msg"], "exit": msg["exit"]}
@@ -64,7 +69,7 @@ def from_sandbox(msg: dict) -> dict:
     return {"type": "error", "kind": "error", "msg": msg.get("msg") or "sandbox set-up failed"}
 
 
-def raise_error(msg: dict) -> None:
+def raise_error(msg: dict[str, Any]) -> None:
     kind = msg.get("kind")
     if kind == "exec":
         raise ExecError(msg["msg"], msg.get("exit", 127))
