@@ -25,7 +25,6 @@ from . import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Sequence
     from concurrent.futures import ThreadPoolExecutor
     from typing import Any

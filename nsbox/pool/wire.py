@@ -29,12 +29,12 @@ import struct
 
 from ..errors import ConfigError, Error, ExecError
 from ..kernel.errors import KernelError
+from ..runtime.sync import recv as recv  # the framing, re-exported
+from ..runtime.sync import socketpair as socketpair
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-from ..runtime.sync import recv as recv  # the framing, re-exported
-from ..runtime.sync import socketpair as socketpair
 
 MSG_NOSIGNAL = 0x4000  # a dead peer is EPIPE, never SIGPIPE, in the caller's process
 
