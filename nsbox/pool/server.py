@@ -94,6 +94,14 @@ class Server:
         assert t is not None and self.state is not None
         path = (t.spec.linux.cgroups_path if t.spec.linux else None)
         if not path:
+            limits = {k: v for k, v in t.resources.items() if k != "devices"}
+            if limits:  # rootless without a delegated cgroup: say so (or refuse), as nsbox run does
+                from ..cgroups.apply import unavailable
+                from ..cgroups.delegate import find_delegated
+                from ..spec.model import ANN_STRICT_LIMITS
+
+                unavailable(limits, find_delegated(os.geteuid())[1] or "no cgroup for the pool",
+                            strict=t.spec.annotations.get(ANN_STRICT_LIMITS) == "true")
             return
         from ..cgroups.manager import Cgroup
         from .slotcg import SlotCgroup

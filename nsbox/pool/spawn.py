@@ -71,11 +71,7 @@ def handshake(ours: _socket.socket, proc: subprocess.Popen, opts: RunOptions, si
     ours.close()
     proc.wait()
     if msg is not None and msg.get("type") == "error":
-        from ..errors import ConfigError
-        from .options import keyword_error
+        from ..api.options import relabel_text
 
-        try:
-            wire.raise_error(msg)
-        except ConfigError as e:
-            raise keyword_error(e) from None
+        wire.raise_error(dict(msg, msg=relabel_text(msg.get("msg") or "")))  # keywords, not flags
     raise Error(f"pool: the server exited while starting (status {proc.returncode})")

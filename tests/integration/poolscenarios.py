@@ -208,6 +208,22 @@ def image() -> dict:
     return {"first": first.stdout, "second_rc": second.returncode}
 
 
+def rootless_limits() -> dict:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with P.Pool(size=1, memory="64m") as pool:
+            r = pool.run(["true"])
+    try:
+        P.Pool(size=1, memory="64m", strict_limits=True).close()
+        strict = "no error"
+    except Error as e:
+        strict = str(e)
+    return {"caught": [f"{w.category.__name__}: {w.message}" for w in caught], "result": r.warnings,
+            "strict": strict}
+
+
 def config() -> dict:
     out = {}
     cases = {"memory": {"memory": "lots"}, "network": {"network": "bridge"}, "unknown": {"colour": "red"},

@@ -151,6 +151,14 @@ def test_image_template(root_runner, shared_tmp):
     assert out == {"first": "yes\n/f\n", "second_rc": 1}, out
 
 
+@pytest.mark.rootless
+def test_rootless_limits_without_a_cgroup_are_warnings(rootless_runner):
+    out = scenario(rootless_runner, "rootless_limits")
+    assert len(out["caught"]) == 1 and out["caught"][0].startswith("LimitWarning: memory"), out
+    assert out["result"] and out["result"][0].startswith("memory"), out
+    assert out["strict"].startswith("limits memory: cannot be applied"), out
+
+
 def test_bad_values_raise_config_error_naming_them(runner):
     out = scenario(runner, "config")
     assert out["memory"].startswith("ConfigError: memory `lots`: "), out
