@@ -7,6 +7,7 @@
 
 ``nsbox.run``/``nsbox.arun`` run a command to completion (as subprocess.run);
 ``nsbox.Container`` is a container that outlives the call (``nsbox run -d``);
+``nsbox.Pool`` hands out fresh sandboxes from a warm fork server in milliseconds;
 ``nsbox.configure`` sets where state and cgroups live.  Errors derive from
 ``nsbox.Error``.  See docs/API.md.  Names are imported on first use, so
 ``import nsbox`` costs nothing on the command line's start-up path.
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .api.result import Reason, Result
     from .api.run import DEVNULL, PIPE, STDOUT, arun, run
     from .defaults import configure
+    from .pool import Pool
     from .errors import (
         ConfigError,
         Conflict,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
         KernelError,
         LimitWarning,
         NotFound,
+        PoolClosed,
         ProcessError,
         UserNamespaceUnavailable,
     )
@@ -41,11 +44,12 @@ _WHERE = {
     "configure": "defaults",
     "Error": "errors", "ConfigError": "errors", "KernelError": "errors", "UserNamespaceUnavailable": "errors",
     "NotFound": "errors", "Conflict": "errors", "ProcessError": "errors", "LimitWarning": "errors",
-    "ExecError": "errors",
+    "ExecError": "errors", "PoolClosed": "errors",
+    "Pool": "pool",
 }
 
 __all__ = ["DEVNULL", "PIPE", "STDOUT", "ConfigError", "Conflict", "Container", "Error", "ExecError",
-           "KernelError", "LimitWarning", "NotFound", "ProcessError", "Reason", "Result",
+           "KernelError", "LimitWarning", "NotFound", "Pool", "PoolClosed", "ProcessError", "Reason", "Result",
            "UserNamespaceUnavailable", "arun", "configure", "containers", "run"]
 
 

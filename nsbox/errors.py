@@ -10,7 +10,7 @@ from .kernel.errors import Error, KernelError
 
 __all__ = ["Error", "NsboxError", "ConfigError", "UserNamespaceUnavailable", "NotFound", "Conflict",
            "ContainerNotFound", "ContainerStateError", "ExecError", "KernelError", "ProcessError",
-           "LimitWarning"]
+           "LimitWarning", "PoolClosed"]
 
 NsboxError = Error  # the name the engine's modules use
 
@@ -55,3 +55,7 @@ class ProcessError(Error):
         super().__init__(message)
         self.result = result
         self.returncode: int = getattr(result, "returncode", 1)
+
+
+class PoolClosed(Error):
+    """The pool was closed, or its server died: the run did not happen (or was cut short)."""

@@ -48,12 +48,17 @@ class LinuxKernel:
             raise KernelError(e.errno or 0, f"chdir `{path}`", path) from None
 
     def mknod(self, parent_fd: int, name: str, mode: int, dev: int, label: str) -> None:
+        # The mode as given: under the inherited umask (022) /dev/null would be
+        # 0644, unwritable to a non-root user (runc mknods with umask 0 too).
+        old = os.umask(0)
         try:
             os.mknod(name, mode, dev, dir_fd=parent_fd)
         except FileExistsError:
             pass
         except OSError as e:
             raise KernelError(e.errno or 0, f"mknod `{label}`", label) from None
+        finally:
+            os.umask(old)
 
     def chown(self, path: str, uid: int, gid: int, label: str) -> None:
         try:

@@ -47,7 +47,7 @@ def collect(store: S.Store) -> list[str]:
     try:
         names = os.listdir(store.containers_dir)
     except FileNotFoundError:
-        return done
+        names = []
     for name in names:
         path = f"{store.containers_dir}/{name}"
         c = S.Container(store, name, path)
@@ -86,6 +86,10 @@ def collect(store: S.Store) -> list[str]:
         finally:
             c.unlock()
     _stale_names(store)
+    if os.path.isdir(f"{store.root}/pools"):  # nsbox.Pool servers that died (nsbox/pool/gc.py)
+        from ..pool.gc import collect_pools
+
+        done += collect_pools(store)
     return done
 
 

@@ -169,6 +169,23 @@ def _pivot_pause(sock: _socket.socket) -> None:
     sync.expect(sock, "pivot", "wait for the create hooks")
 
 
+def names_and_loopback(launch: Launch) -> None:
+    """Hostname and domain name in a new UTS namespace; lo up in a new network one."""
+    spec = launch.spec
+    if spec.hostname is not None and "uts" in launch.new:
+        from ..kernel.uts import sethostname
+
+        sethostname(spec.hostname)
+    if spec.domainname is not None and "uts" in launch.new:
+        from ..kernel.uts import setdomainname
+
+        setdomainname(spec.domainname)
+    if "network" in launch.new:
+        from ..kernel.netdev import link_up
+
+        link_up("lo")
+
+
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
@@ -203,19 +220,7 @@ def init(launch: Launch, sock: _socket.socket) -> None:
                          before_pivot=(lambda: _pivot_pause(sock)) if launch.pause_before_pivot else None)
         barrier()
         mark("init: rootfs")
-        spec = launch.spec
-        if spec.hostname is not None and "uts" in launch.new:
-            from ..kernel.uts import sethostname
-
-            sethostname(spec.hostname)
-        if spec.domainname is not None and "uts" in launch.new:
-            from ..kernel.uts import setdomainname
-
-            setdomainname(spec.domainname)
-        if "network" in launch.new:
-            from ..kernel.netdev import link_up
-
-            link_up("lo")
+        names_and_loopback(launch)
         if launch.linux.sysctl:
             from .sysctl import apply as apply_sysctl  # (before rootfs.finish: /proc/sys turns read-only)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PUBLIC = ["nsbox/__init__.py", "nsbox/api", "nsbox/errors.py", "nsbox/defaults.py", "nsbox/kernel/errors.py"]
+PUBLIC = ["nsbox/__init__.py", "nsbox/api", "nsbox/errors.py", "nsbox/defaults.py", "nsbox/kernel/errors.py",
+          "nsbox/pool/__init__.py", "nsbox/pool/pool.py", "nsbox/pool/wire.py"]
 
 
 def _tool(name: str) -> str:
