@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from .api.result import Reason, Result
     from .api.run import DEVNULL, PIPE, STDOUT, arun, run
     from .defaults import configure
-    from .pool import Pool
     from .errors import (
         ConfigError,
         Conflict,
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
         ProcessError,
         UserNamespaceUnavailable,
     )
+    from .pool import Pool
 
 __version__ = "0.1.0"
 

@@ -19,6 +19,7 @@ import _socket
 import threading
 
 from ..api.result import Reason, Result, from_status
+from ..api.run import DEVNULL, PIPE, STDOUT  # noqa: F401 - the same values as nsbox.run's (and subprocess's)
 from ..errors import ConfigError, PoolClosed
 from . import options as O
 from . import wire
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from ..runtime.state import Store
     from .stdio import Stdio
 
-PIPE, STDOUT, DEVNULL = -1, -2, -3  # subprocess's values: either spelling works
 
 
 class Pool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import select
 
+from ..api.run import DEVNULL, PIPE, STDOUT
 from ..errors import ConfigError
 from . import wire
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     import _socket
     from typing import Any
 
-PIPE, STDOUT, DEVNULL = -1, -2, -3
 CHUNK = 65536
 
 
