@@ -173,6 +173,10 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         mark("init: start")
         preload(launch)
         mark("init: preloaded")
+        if launch.sysctl:  # in our namespaces, through our own /proc (sysctl.py)
+            from .sysctl import apply as apply_sysctl
+
+            apply_sysctl(launch.sysctl)
         from ..kernel.linux import LinuxKernel
         from . import process, rootfs
 

@@ -82,3 +82,4 @@ class Launch:
         self.send_ns_fds = rootless and usermode_net
         self.nondumpable = not rootless or "pid" not in self.new
         self.oom_score_set = False  # written by the intermediate before it forks init
+        self.sysctl: list[tuple[str, str, str]] = []  # (key, path, value): security.prepare checks linux.sysctl
