@@ -40,6 +40,35 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs root (run the suite as root for integration tests)"))
 
 
+PROGRAMS = REPO / "tests" / "programs.txt"  # program -> Debian package(s), shared with scripts/test
+SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def required_programs(table: Path = PROGRAMS) -> list[tuple[str, str]]:
+    """(program, Debian packages) of every external program the suite runs."""
+    out = []
+    for line in table.read_text().splitlines():
+        parts = line.split()
+        if parts and not parts[0].startswith("#"):
+            out.append((parts[0], parts[1].replace(",", " ") if len(parts) > 1 else "?"))
+    return out
+
+
+def missing_programs(table: Path = PROGRAMS, path: str = SEARCH_PATH) -> list[str]:
+    return [f"missing program `{prog}` (Debian package {pkgs}): run ./scripts/test to install it"
+            for prog, pkgs in required_programs(table) if shutil.which(prog, path=path) is None]
+
+
+def pytest_collection_finish(session):
+    """Before any test runs: the integration suites (run as root) need every program
+    of tests/programs.txt; say which is missing now rather than in the middle of a test."""
+    if not IS_ROOT or not any("integration" in item.path.parts for item in session.items):
+        return
+    missing = missing_programs()
+    if missing:
+        pytest.exit("\n".join(missing), returncode=1)
+
+
 def pytest_runtest_logreport(report):
     if report.skipped and IS_ROOT:
         kw = report.keywords
