@@ -12,7 +12,6 @@ checks and writes whatever the spec holds, whichever front end made it.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..runtime.sysctl import NS_NAME, namespace_of, proc_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +58,17 @@ def sysctls(o: RunOptions, ns: dict[str, m.Namespace | None], gids: tuple[m.IDMa
         value = ping_group_range(ns.get("user"), gids, host)
         if value is not None:
             out[PING_GROUP_RANGE] = value
+    if o.sysctl:
+        out.update(_flags(o, ns))
+    return out
+
+
+def _flags(o: RunOptions, ns: dict[str, m.Namespace | None]) -> dict[str, str]:
+    """--sysctl KEY=VALUE: checked here for a clear error before anything starts
+    (the engine checks the spec again: runtime/sysctl.py)."""
+    from ..runtime.sysctl import NS_NAME, namespace_of, proc_path
+
+    out = {}
     for item in o.sysctl:
         key, eq, value = item.partition("=")
         key = key.strip()
