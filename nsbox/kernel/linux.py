@@ -48,12 +48,17 @@ class LinuxKernel:
             raise KernelError(e.errno or 0, f"chdir `{path}`", path) from None
 
     def mknod(self, parent_fd: int, name: str, mode: int, dev: int, label: str) -> None:
+        # mknod(2) applies the umask: the spec's mode is exact (/dev/null is 0666), so
+        # none during the call, as runc's createDevices does
+        old = os.umask(0)
         try:
             os.mknod(name, mode, dev, dir_fd=parent_fd)
         except FileExistsError:
             pass
         except OSError as e:
             raise KernelError(e.errno or 0, f"mknod `{label}`", label) from None
+        finally:
+            os.umask(old)
 
     def chown(self, path: str, uid: int, gid: int, label: str) -> None:
         try:

@@ -395,6 +395,14 @@ def test_non_root_user_and_ambient_caps(root_runner, checker):
     assert got["capeff"] == "0000000000000400" and got["bind80"] == "ok"  # ambient: survived execve
 
 
+def test_standard_devices_are_usable_by_any_user(runner):
+    maps = ("--userns", "auto") if runner.rootless else ()
+    r = runner.run("run", *maps, "-u", "1000", "--", "sh", "-c",
+                   "echo x > /dev/null && head -c 3 /dev/zero | wc -c && stat -c %a /dev/null /dev/zero /dev/tty")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["3", "666", "666", "666"]
+
+
 def test_landlock(runner):
     script = ("cat /etc/hostname >/dev/null && echo read-etc; echo hi >/tmp/f && echo write-tmp; "
               "ls /root >/dev/null 2>&1 || echo no-root; touch /home/x 2>/dev/null || echo no-home")
