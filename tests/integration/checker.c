@@ -353,6 +353,28 @@ static long do_ptrace_child(void) {
     return rc;
 }
 
+/* Another process's memory and descriptors: pidfd_getfd, process_vm_readv, kcmp (CAP_SYS_PTRACE in the profile). */
+static long do_pidfd_getfd(void) {
+    long fd = syscall(434 /* pidfd_open */, 1, 0);
+    if (fd < 0)
+        return -1;
+    long rc = syscall(438 /* pidfd_getfd */, fd, 0, 0);
+    int e = errno;
+    if (rc >= 0)
+        close(rc);
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static long do_process_vm_readv(void) {
+    char buf[8], *remote = (char *)0x400000;
+    struct { void *base; size_t len; } local = {buf, sizeof buf}, rem = {remote, sizeof buf};
+    return syscall(SYS_process_vm_readv, 1, &local, 1, &rem, 1, 0);
+}
+
+static long do_kcmp(void) { return syscall(SYS_kcmp, 1, getpid(), 0 /* KCMP_FILE */, 0, 0); }
+
 /* io_uring_enter/register on a bad fd: EBADF when allowed, EPERM when filtered. */
 static long do_io_uring_enter(void) { return syscall(426, -1, 0, 0, 0, NULL, 0); }
 static long do_io_uring_register(void) { return syscall(427, -1, 0, NULL, 0); }
@@ -550,6 +572,9 @@ static int run(const char *n) {
     else if (IS("clock_adjtime")) in_child(n, do_clock_adjtime);
     else if (IS("pidfd_setns")) in_child(n, do_pidfd_setns);
     else if (IS("ptrace_child")) in_child(n, do_ptrace_child);
+    else if (IS("pidfd_getfd")) in_child(n, do_pidfd_getfd);
+    else if (IS("process_vm_readv")) in_child(n, do_process_vm_readv);
+    else if (IS("kcmp")) report(n, do_kcmp());
     else if (IS("io_uring_enter")) report(n, do_io_uring_enter());
     else if (IS("io_uring_register")) report(n, do_io_uring_register());
     else if (IS("kallsyms")) kernel_addresses(n, "/proc/kallsyms", 0);
@@ -574,7 +599,7 @@ static const char *ALL[] = {
     "vsock", "chown", "bind80", "mknod_char", "mknod_block", "mknod_kmsg", "raw6_socket", "raw_tcp_socket",
     "packet_dgram", "ping_socket", "unshare_ipc", "unshare_uts", "unshare_pid", "unshare_cgroup",
     "unshare_time", "mount_bind", "fsopen", "open_tree", "swapoff", "ioperm", "adjtimex", "clock_adjtime",
-    "pidfd_setns", "ptrace_child", "io_uring_enter", "io_uring_register", "kallsyms", "modules_addr",
+    "pidfd_setns", "pidfd_getfd", "process_vm_readv", "kcmp", "ptrace_child", "io_uring_enter", "io_uring_register", "kallsyms", "modules_addr",
     "cgroupfs", "hostfds", "foreign_ns", NULL,
 };
 

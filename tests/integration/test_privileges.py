@@ -31,7 +31,7 @@ SECCOMP_EPERM = (
     "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "kexec_load", "kexec_file_load",
     "open_by_handle_at", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "syslog", "acct", "iopl", "ioperm", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "userfaultfd", "personality", "setns", "pidfd_setns", "mount", "mount_proc", "mount_bind", "fsopen",
+    "userfaultfd", "personality", "setns", "pidfd_setns", "pidfd_getfd", "process_vm_readv", "kcmp", "mount", "mount_proc", "mount_bind", "fsopen",
     "open_tree", "umount", "unshare_user", "unshare_mnt", "unshare_net", "unshare_ipc", "unshare_uts",
     "unshare_pid", "unshare_cgroup", "unshare_time", "clone_newuser", "sethostname", "settime",
     "settimeofday", "adjtimex", "clock_adjtime", "vsock",
