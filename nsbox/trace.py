@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-ON = bool(os.environ.get("NSBOX_TRACE"))
+ON = False  # set by the CLI from NSBOX_TRACE (cli/main.py), or by a caller
 
 
 def mark(what: str) -> None:

@@ -12,8 +12,6 @@ is reported as one warning line, or is an error with ``--strict-limits``.
 
 from __future__ import annotations
 
-import sys
-
 from ..errors import NsboxError
 from . import v1, v2
 from .common import Skipped, cgroup_dirs
@@ -137,15 +135,16 @@ def requested(resources: dict[str, Any]) -> list[str]:
     return out
 
 
-def warn(msg: str) -> None:
-    try:
-        sys.stderr.write(f"nsbox: warning: {msg}\n")
-        sys.stderr.flush()
-    except OSError:
-        pass
+def warn(msg: str, out: list[str] | None) -> None:
+    """Report it (nsbox.defaults.warn) and keep it for the caller's result."""
+    from .. import defaults
+
+    if out is not None:
+        out.append(msg)
+    defaults.warn(msg, collected=out is not None)
 
 
-def report(skipped: list[Skipped], strict: bool) -> None:
+def report(skipped: list[Skipped], strict: bool, out: list[str] | None = None) -> None:
     """One line per reason: warn, or fail when the user asked for --strict-limits."""
     by_reason: dict[str, list[str]] = {}
     for s in skipped:
@@ -156,10 +155,11 @@ def report(skipped: list[Skipped], strict: bool) -> None:
         what = ", ".join(names)
         if strict:
             raise LimitsNotApplied(f"limits {what}: cannot be applied: {reason} (--strict-limits)")
-        warn(f"{what}: not applied: {reason}")
+        warn(f"{what}: not applied: {reason}", out)
 
 
-def apply(cg: Cgroup, resources: dict[str, Any], *, rootless: bool = False, strict: bool = False) -> list[Skipped]:
+def apply(cg: Cgroup, resources: dict[str, Any], *, rootless: bool = False, strict: bool = False,
+          warnings: list[str] | None = None) -> list[Skipped]:
     """Write the limits; report (or refuse, ``strict``) those that cannot be applied.
     ``devices`` is not ours: cgroups/devices.py applies it."""
     resources = {k: v for k, v in resources.items() if k != "devices"}
@@ -169,7 +169,7 @@ def apply(cg: Cgroup, resources: dict[str, Any], *, rootless: bool = False, stri
         skipped = v2.apply(cg.dir(layout.hierarchies[0]), resources)
     else:
         skipped = _apply_v1(cg, resources)
-    report([s for s in skipped if not derived(resources, s.limit)], strict)
+    report([s for s in skipped if not derived(resources, s.limit)], strict, warnings)
     return skipped
 
 
@@ -198,10 +198,11 @@ def _apply_v1(cg: Cgroup, resources: dict[str, Any]) -> list[Skipped]:
     return skipped
 
 
-def unavailable(resources: dict[str, Any], reason: str, *, strict: bool) -> None:
+def unavailable(resources: dict[str, Any], reason: str, *, strict: bool,
+                warnings: list[str] | None = None) -> None:
     """No cgroup at all for this container (rootless without delegation): every
     requested limit is reported in one line, or refused with --strict-limits."""
     what = ", ".join(requested(resources)) or "linux.resources"
     if strict:
         raise LimitsNotApplied(f"limits {what}: cannot be applied: {reason} (--strict-limits)")
-    warn(f"{what}: not applied: {reason}")
+    warn(f"{what}: not applied: {reason}", warnings)

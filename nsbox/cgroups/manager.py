@@ -63,13 +63,14 @@ class Cgroup:
     def create(self) -> None:
         """mkdir the cgroup in every hierarchy (parents too); idempotent."""
         for h in self.layout.hierarchies:
-            for attempt in range(3):
+            for attempt in range(20):
                 try:
                     self._mkdirs(h)
                     break
-                except FileNotFoundError:
-                    # a concurrent remove of the shared parent: try again
-                    if attempt == 2:
+                except OSError as e:
+                    # the last container of the shared parent removed it meanwhile
+                    # (_remove_empty_parents): make it again
+                    if e.errno != errno.ENOENT or attempt == 19:
                         raise
 
     def _mkdirs(self, h: Hierarchy) -> None:

@@ -9,8 +9,6 @@ A container whose init died of SIGKILL with kills counted was OOM-killed
 
 from __future__ import annotations
 
-import sys
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..runtime.create import Created
@@ -43,11 +41,3 @@ def message(created: Created, code: int) -> str:
     n = created.oom_kills
     return (f"warning: the OOM killer killed {n} process{'es' if n > 1 else ''} in container `{name}` "
             f"({cause})")
-
-
-def report_oom(created: Created, code: int) -> None:
-    try:
-        sys.stderr.write(f"nsbox: {message(created, code)}\n")
-        sys.stderr.flush()
-    except OSError:
-        pass

@@ -202,3 +202,17 @@ def cpu_percent(prev: Sample | None, cur: Sample) -> float | None:
     if wall <= 0:
         return 0.0
     return max(0.0, (cur.cpu_ns - prev.cpu_ns) / (wall * 1e9) * 100.0)
+
+
+def usage(layout: Layout, path: str) -> tuple[float | None, int | None]:
+    """(CPU seconds, peak memory bytes) a container's cgroup used in all: what a
+    finished run reports (Result.cpu_time, Result.peak_memory); None where this
+    machine keeps no such counter (v2 memory.peak needs Linux 5.19)."""
+    s = Sample()
+    read_cgroup(s, layout, path)
+    cpu = s.cpu_ns / 1e9 if s.cpu_ns is not None else None
+    h, d = _dir(layout, path, "memory")
+    peak = None
+    if d is not None and h is not None:
+        peak = _int(_read(f"{d}/memory.max_usage_in_bytes" if h.version == 1 else f"{d}/memory.peak"))
+    return cpu, peak

@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
                       env=tuple(values["env"]), workdir=values["workdir"], user=values["user"],
                       interactive=values["interactive"], tty=values["tty"], pid=pid, network=net,
                       userns=userns)
-    from ..runtime.run import run_foreground
+    from .foreground import run as run_foreground
 
     sys.stdout.flush()
     return run_foreground(opts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .args import Command, Opt, UsageError
@@ -65,4 +66,28 @@ def main(argv: list[str]) -> int:
         raise wrap(e, f"enter --target `{ref}`") from None
     sys.stdout.flush()
     sys.stderr.flush()
-    return nsenter.run(p)
+    return _run(nsenter, p)
+
+
+def _run(nsenter, p) -> int:  # noqa: ANN001
+    """Start the command, forward our signals to it, return its exit status."""
+    import _signal
+
+    pid = nsenter.spawn(p)
+    saved = {}
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)  # our unreaped child: the pid cannot be reused
+        except OSError:
+            pass
+
+    forwarded, ignored = nsenter.forwarded_signals()
+    try:
+        for name in forwarded + ignored:
+            sig = getattr(_signal, name)
+            saved[sig] = _signal.signal(sig, forward if name in forwarded else _signal.SIG_IGN)
+        return nsenter.wait(pid)
+    finally:
+        for sig, old in saved.items():
+            _signal.signal(sig, old)

@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     fields = {f.name for f in ExecOptions._table()}
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in fields}
     opts = ExecOptions(container=rest[0], command=tuple(rest[1:]), **kw)
-    from ..runtime.exec import exec_in
+    from .foreground import exec_
 
     sys.stdout.flush()
-    return exec_in(opts)
+    return exec_(opts)

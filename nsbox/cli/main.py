@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             if not value:
                 err("--root needs a directory")
                 return 2
-            os.environ["NSBOX_ROOT"] = os.path.abspath(value)
+            os.environ["NSBOX_ROOT"] = os.path.abspath(value)  # our own children (supervisors) too
             continue
         err(f"unknown global option `{a}` (see nsbox --help)")
         return 2
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failure = 125 if name in CONTAINER_COMMANDS else 1
     try:
+        configure_from_environment()
         name_ = f"nsbox.cli.{modname}"
         __import__(name_)  # (importlib would import warnings: ~0.6 ms)
         mod = sys.modules[name_]
@@ -100,6 +101,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BaseException as e:  # noqa: BLE001 - the one place errors become a line
         return report(e, failure)
+
+
+def configure_from_environment() -> None:
+    """The CLI's configuration comes from NSBOX_* variables (the library's from its caller)."""
+    from .. import defaults, trace
+
+    defaults.configure(root=_abs(os.environ.get("NSBOX_ROOT")),
+                       cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or None,
+                       network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")))
+    trace.ON = trace.ON or bool(os.environ.get("NSBOX_TRACE"))
+    defaults.warning_hook = _show_warning  # "nsbox: warning: ..." (no `warnings` import: 0.5 ms)
+
+
+def _abs(path: str | None) -> str | None:
+    return os.path.abspath(path) if path else None
+
+
+def _show_warning(message: str) -> None:
+    err(f"warning: {message}")
 
 
 def report(e: BaseException, failure: int) -> int:

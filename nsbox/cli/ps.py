@@ -65,23 +65,6 @@ def human(seconds: float) -> str:
     return f"{h // (24 * 365)} years"
 
 
-def entry(c) -> dict:
-    """One container as plain data (the JSON output)."""
-    st = c.state
-    status = c.live_status()
-    running = status in ("running", "paused", "created")
-    out = {"id": c.id, "name": st.get("name") or "", "pid": st.get("pid", 0) if running else 0,
-           "status": status, "command": list(st.get("command") or []), "created": st.get("created"),
-           "started": st.get("started"), "finished": st.get("finished"),
-           "exitCode": st.get("exitCode") if status == "stopped" else None,
-           "exitReason": st.get("exitReason"), "detached": bool(st.get("detached")),
-           "autoRemove": bool(st.get("autoRemove")), "rootless": bool(st.get("rootless")),
-           "supervisor": st.get("owner", 0) if status != "stopped" else 0, "bundle": c.path}
-    if status == "stopped" and out["exitCode"] is None:
-        out["exitCode"] = 137  # died unwatched; GC records 137 when it collects it
-    return out
-
-
 def status_text(e: dict, now: float) -> str:
     status = e["status"]
     if status in ("running", "paused"):
@@ -110,25 +93,10 @@ def table(rows: list[list[str]]) -> str:
 
 
 def collect_entries(show_all: bool) -> list[dict]:
-    from ..errors import NsboxError
-    from ..runtime import state as S
+    from ..runtime.listing import entries
     from .targets import store
 
-    s = store()
-    out = []
-    for cid in s.ids():
-        if cid.startswith("."):
-            continue
-        c = S.Container(s, cid, f"{s.containers_dir}/{cid}")
-        try:
-            c.read()
-            e = entry(c)
-        except (NsboxError, OSError):
-            continue  # removed while we listed, or unreadable (rm -f removes it)
-        if show_all or e["status"] != "stopped":
-            out.append(e)
-    out.sort(key=lambda e: e["created"] or "", reverse=True)
-    return out
+    return entries(store(), show_all)
 
 
 def main(argv: list[str]) -> int:

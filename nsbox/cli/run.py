@@ -126,8 +126,9 @@ def main(argv: list[str]) -> int:
     if opts.detach:
         from ..runtime.detach import run_detached
 
-        return run_detached(opts)
-    from ..runtime.run import run_foreground
+        sys.stdout.write(run_detached(opts) + "\n")
+        return 0
+    from .foreground import run
 
     sys.stdout.flush()
-    return run_foreground(opts)
+    return run(opts)

@@ -3,9 +3,9 @@ for any process (nsbox's containers, Docker's, an ``unshare``).
 
 Three processes, so that nothing of ours lingers inside the target::
 
-    caller (host namespaces, subreaper) --fork--> joiner --setns x N, fork--> command
-      waits for the command, forwards       non-dumpable; exits once the     execve; the PID
-      signals, returns its exit status      command is forked                namespace applies here
+    caller (host namespaces) --fork--> joiner --setns x N, clone(CLONE_PARENT)--> command
+      waits for the command (its        non-dumpable; exits once the      execve; the PID
+      child), returns its exit status   command is forked                 namespace applies here
 
 - The namespace files, the target's root and working directory are opened
   before anything is joined: a path means something else once inside.
@@ -102,10 +102,10 @@ def _open_dir(path: str) -> int:
         raise KernelError(e.errno or 0, f"open `{path}`", path) from None
 
 
-def run(p: Plan) -> int:
-    """Fork the joiner, wait for the command; its exit status (128+N if signalled)."""
+def spawn(p: Plan) -> int:
+    """Fork the joiner; return the command's pid once it runs (our child:
+    the joiner clones it with CLONE_PARENT).  The caller waits for it (``wait``)."""
     r, w = os.pipe2(os.O_CLOEXEC)
-    prctl.set_child_subreaper(True)  # the command is reparented to us when the joiner exits
     joiner = os.fork()
     if joiner == 0:  # pragma: no cover - runs in the child
         os.close(r)
@@ -131,7 +131,7 @@ def run(p: Plan) -> int:
             raise ExecError(f"enter: {msg}", int(code))
     if not cmd_pid:
         raise NsboxError("enter: the joining process exited without starting the command")
-    return _wait_command(cmd_pid)
+    return cmd_pid
 
 
 def _read_all(fd: int) -> list[str]:
@@ -160,30 +160,18 @@ def _waitpid(pid: int) -> int:
             continue
 
 
-def _wait_command(pid: int) -> int:
-    saved = {}
-
-    def forward(sig: int, _frame: object) -> None:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-
-    names = FORWARDED + (() if _terminal_foreground() else TTY_SIGNALS)
-    for name in names:
-        sig = getattr(_signal, name)
-        saved[sig] = _signal.signal(sig, forward)
-    # a terminal's ^C/^\ reach the command directly (same process group): not twice
-    for name in TTY_SIGNALS if _terminal_foreground() else ():
-        sig = getattr(_signal, name)
-        saved[sig] = _signal.signal(sig, _signal.SIG_IGN)
-    try:
-        status = _waitpid(pid)
-    finally:
-        for sig, old in saved.items():
-            _signal.signal(sig, old)
-    code = os.waitstatus_to_exitcode(status)
+def wait(pid: int) -> int:
+    """The command's exit status (128+N if signal N killed it)."""
+    code = os.waitstatus_to_exitcode(_waitpid(pid))
     return 128 - code if code < 0 else code
+
+
+def forwarded_signals() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(signals a caller forwards to the command, signals it ignores): a
+    terminal's ^C/^\\ reach a command in the foreground group directly, not twice."""
+    if _terminal_foreground():
+        return FORWARDED, TTY_SIGNALS
+    return FORWARDED + TTY_SIGNALS, ()
 
 
 def _terminal_foreground() -> bool:
@@ -204,7 +192,9 @@ def _send(w: int, line: str) -> None:
 
 def _joiner(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
     try:
+        from ..kernel.clone import fork_parent
         from . import sealed  # noqa: F401 - imported before the target's root hides our files
+
         prctl.set_dumpable(False)
         _cloexec_all()
         joined = join(p.fds, p.pid)
@@ -214,7 +204,7 @@ def _joiner(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
             _enter_root(p)
         elif p.workdir:
             _chdir(p.workdir)
-        child = os.fork()
+        child = fork_parent()  # the caller's child: it waits for it by pid, no subreaper
         if child == 0:
             _command(p, w)
         _send(w, f"pid {child}")
@@ -297,7 +287,7 @@ def _cloexec_all() -> None:
 def _command(p: Plan, w: int) -> None:  # pragma: no cover - runs in the child
     try:
         for name in ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTERM"):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)  # Python ignores SIGPIPE
+            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)  # boundary-ok: the command, before execve
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         _cloexec_all()
         if p.root_fd < 0:  # our own mount namespace: a host binary (sealed.py says why)

@@ -54,3 +54,26 @@ def clone3(flags: int, cgroup_fd: int = -1) -> int | None:
     if err in (E.ENOSYS, E.EINVAL, E.EPERM, E.EACCES, E.EOPNOTSUPP, E.EBUSY):
         return None
     raise KernelError(err, "clone3")
+
+
+def fork_parent() -> int:
+    """Fork a child that is our parent's, not ours (CLONE_PARENT): the stage
+    that forks a container's process exits at once, and the caller that started
+    it reaps it by pid, with no subreaper (runc's nsexec does so for its init).
+    clone3 where the kernel allows it, else the classic clone(2) (a seccomp
+    policy that refuses clone3 with ENOSYS, as Docker's does).  0 in the child."""
+    pid = clone3(CLONE_PARENT)
+    if pid is not None:
+        return pid
+    _py.PyOS_BeforeFork()
+    # clone(flags, stack=0: the child runs on a copy of our stack, as after fork)
+    pid = _syscall(SYS["clone"], ctypes.c_ulong(CLONE_PARENT), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                   ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if pid == 0:
+        _py.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    _py.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise KernelError(err, "clone(CLONE_PARENT)")
+    return pid

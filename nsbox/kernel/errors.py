@@ -31,7 +31,8 @@ class KernelError(OSError, Error):
             msg += f" ({self.hint})"
         return msg
 
-    def __reduce__(self):  # keep op/hint across pickling (multiprocessing users)
+    def __reduce__(self) -> tuple[type, tuple[int | None, str, str | None, str | None]]:
+        # keep op/hint across pickling (multiprocessing users)
         return (type(self), (self.errno, self.op, self.filename, self.hint))
 
 

@@ -18,6 +18,7 @@ _MACHINE = os.uname().machine
 _SYSCALLS = {
     "x86_64": {
         "pivot_root": 155,
+        "clone": 56,
         "pidfd_send_signal": 424,
         "pidfd_open": 434,
         "clone3": 435,
@@ -35,6 +36,7 @@ _SYSCALLS = {
     },
     "aarch64": {
         "pivot_root": 41,
+        "clone": 220,
         "pidfd_send_signal": 424,
         "pidfd_open": 434,
         "clone3": 435,
@@ -91,7 +93,6 @@ PR_SET_NAME = 15
 PR_GET_SECCOMP = 21
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
-PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 PR_CAP_AMBIENT = 47

@@ -113,15 +113,18 @@ def mount(src: str | None, dst: str, fstype: str | None, flags: int = 0, data: s
           label: str | None = None) -> None:
     """mount(2); ``label`` is how the error names the target (the container path)."""
     if libc.mount(b(src), b(dst), b(fstype), flags, b(data) if data else None) == -1:
-        err = ctypes.get_errno()
-        what = src or fstype or "none"
-        if flags & PROPAGATION and not flags & (MS_BIND | MS_REMOUNT):
-            op = f"set propagation {flag_names(flags & (PROPAGATION | MS_REC))} on `{label or dst}`"
-        elif flags & MS_REMOUNT:
-            op = f"remount `{label or dst}` with {flag_names(flags)}"
-        else:
-            op = f"mount `{what}` to `{label or dst}`"
-        raise KernelError(err, op, dst)
+        raise KernelError(ctypes.get_errno(), mount_op(src, dst, fstype, flags, label), dst)
+
+
+def mount_op(src: str | None, dst: str, fstype: str | None, flags: int, label: str | None = None) -> str:
+    """How a failed mount(2) is named: both ends, or the flags of a remount or
+    propagation change (crun's "mount `%s` to `%s`")."""
+    what = src or fstype or "none"
+    if flags & PROPAGATION and not flags & (MS_BIND | MS_REMOUNT):
+        return f"set propagation {flag_names(flags & (PROPAGATION | MS_REC))} on `{label or dst}`"
+    if flags & MS_REMOUNT:
+        return f"remount `{label or dst}` with {flag_names(flags)}"
+    return f"mount `{what}` to `{label or dst}`"
 
 
 def umount(target: str, flags: int = 0, label: str | None = None) -> None:

@@ -8,7 +8,6 @@ from .errors import KernelError
 from .libc import (
     PR_GET_NO_NEW_PRIVS,
     PR_GET_SECCOMP,
-    PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     PR_SET_KEEPCAPS,
     PR_SET_NAME,
@@ -29,10 +28,6 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 
 def set_pdeathsig(sig: int) -> None:
     prctl(PR_SET_PDEATHSIG, sig, what="prctl PR_SET_PDEATHSIG")
-
-
-def set_child_subreaper(on: bool = True) -> None:
-    prctl(PR_SET_CHILD_SUBREAPER, int(on), what="prctl PR_SET_CHILD_SUBREAPER")
 
 
 def set_dumpable(on: bool) -> None:

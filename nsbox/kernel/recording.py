@@ -37,9 +37,19 @@ class RecordingKernel:
         self._maybe_fail(name, *args)
         self.calls.append((name, args))
 
+    def _maybe_fail_mount(self, src, dst, fstype, flags, label) -> None:  # noqa: ANN001
+        """An injected mount failure raises what the real wrapper raises (kernel/mount.py)."""
+        try:
+            self._maybe_fail("mount", self._path(src), label or self._path(dst), fstype, flags)
+        except KernelError as e:
+            from .mount import mount_op
+
+            raise KernelError(e.errno or 0, mount_op(self._path(src), dst, fstype, flags, label), dst) from None
+
     # -- the Kernel interface (see kernel/linux.py) --------------------------
     def mount(self, src, dst, fstype, flags=0, data=None, label=None) -> None:
-        self._record("mount", self._path(src), label or self._path(dst), fstype, flags, data or None)
+        self._maybe_fail_mount(src, dst, fstype, flags, label)
+        self.calls.append(("mount", (self._path(src), label or self._path(dst), fstype, flags, data or None)))
 
     def umount(self, target, flags=0, label=None) -> None:
         self._record("umount", label or target, flags)

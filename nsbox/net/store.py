@@ -30,7 +30,9 @@ class NetworkError(NsboxError):
 
 
 def network_dir() -> str:
-    return os.environ.get("NSBOX_NETWORK_DIR") or NETWORK_DIR
+    from .. import defaults
+
+    return defaults.network_dir or NETWORK_DIR
 
 
 class Network:

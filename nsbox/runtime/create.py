@@ -12,7 +12,6 @@ import _signal
 import os
 
 from ..errors import NsboxError
-from ..kernel import prctl
 from ..kernel.errors import KernelError
 from ..spec.model import ANN_STRICT_LIMITS
 from ..trace import mark
@@ -68,6 +67,7 @@ class Created:
         self.undo = Undo()
         self.exit_reason: str | None = None  # "oom-killed" once it exited so
         self.oom_kills = 0
+        self.warnings: list[str] = []  # limits this machine could not apply (also reported as they happen)
 
     def hold(self, kind: str, what: str, release, **record: object) -> None:
         """Register a resource before creating it: in state.json (for the garbage
@@ -108,7 +108,7 @@ def setup_cgroup(created: Created, path: str | None) -> None:
             from ..cgroups.delegate import find_delegated
 
             unavailable(limits, find_delegated(os.geteuid())[1] or "no cgroup for this container",
-                        strict=strict)
+                        strict=strict, warnings=created.warnings)
         return
     from ..cgroups.manager import Cgroup
 
@@ -138,7 +138,7 @@ def setup_cgroup(created: Created, path: str | None) -> None:
     if limits:
         from ..cgroups import apply as cgapply
 
-        cgapply.apply(cg, limits, rootless=created.launch.rootless, strict=strict)
+        cgapply.apply(cg, limits, rootless=created.launch.rootless, strict=strict, warnings=created.warnings)
     created.cgroup = cg
 
 
@@ -151,8 +151,9 @@ def create(created: Created, cgroup_path: str | None, before_start=None, persist
     launch = created.launch
     c = created.container
     try:
+        if launch.direct and launch.time_offsets and _threaded():
+            launch.use_intermediate()  # time offsets need an unshare + setns back: single-threaded only
         setup_cgroup(created, cgroup_path)
-        prctl.set_child_subreaper(True)
         # Import what init needs now, once: after fork every import would also
         # copy the pages its reference counts touch.
         from .init import preload
@@ -205,15 +206,19 @@ def _fork_direct(created: Created, parent_sock, child_sock) -> int:
     time_flag = ns.KINDS["time"][0]
     saved: list[tuple[str, int]] = []
     cgroup_fd = _cgroup2_fd(created)
+    # Without offsets clone3 creates the time namespace itself: no unshare and
+    # setns back, which a multithreaded caller may not do (setns of a time
+    # namespace: EUSERS); with offsets create() sends such a caller through the
+    # intermediate instead.
+    new_time = launch.parent_flags & time_flag
     try:
-        if launch.parent_flags & time_flag:
-            saved.append(("time", ns.open_ns("/proc/self/ns/time")))
-            ns.unshare(time_flag)
-            if launch.time_offsets:
-                from .init import write_time_offsets
+        if new_time and launch.time_offsets:
+            _unshare_for_children(saved, "time")
+            from .init import write_time_offsets
 
-                write_time_offsets(launch.time_offsets)
-        flags = (launch.parent_flags & ~time_flag) | launch.init_flags
+            write_time_offsets(launch.time_offsets)
+            new_time = 0
+        flags = (launch.parent_flags & ~time_flag) | launch.init_flags | new_time
         into_cgroup = cgroup_fd >= 0
         rest, parent_join = created.cgroup_rest, launch.cgroup_parent_join
         if into_cgroup:  # what the child will see: the cgroup2 hierarchy is done
@@ -222,9 +227,10 @@ def _fork_direct(created: Created, parent_sock, child_sock) -> int:
         pid = clone3(flags, cgroup_fd)
         if pid is None:
             created.cgroup_rest, launch.cgroup_parent_join = rest, parent_join
+            if new_time:
+                _unshare_for_children(saved, "time")
             if launch.parent_flags & ns.KINDS["pid"][0]:
-                saved.append(("pid", ns.open_ns("/proc/self/ns/pid")))
-                ns.unshare(ns.KINDS["pid"][0])
+                _unshare_for_children(saved, "pid")
             pid = os.fork()
         elif pid == 0:
             launch.init_flags = 0  # created in them already
@@ -244,6 +250,27 @@ def _fork_direct(created: Created, parent_sock, child_sock) -> int:
                 ns.setns(fd, kind, f"/proc/self/ns/{kind}")
             finally:
                 os.close(fd)
+
+
+def _unshare_for_children(saved: list[tuple[str, int]], kind: str) -> None:
+    """unshare a kind that applies to our children only (PID, time), keeping a
+    handle on ours to go back to after the fork."""
+    from ..kernel import ns
+
+    saved.append((kind, ns.open_ns(f"/proc/self/ns/{ns.KINDS[kind][1]}")))
+    ns.unshare(ns.KINDS[kind][0])
+
+
+def _threaded() -> bool:
+    """More than one thread in this process (an application embedding nsbox)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Threads:"):
+                    return int(line.split()[1]) > 1
+    except OSError:
+        pass
+    return True
 
 
 def _cgroup2_fd(created: Created) -> int:

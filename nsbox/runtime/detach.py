@@ -7,9 +7,9 @@ container, and nothing else running for it.
       fork -> A             setsid; fork -> S; exit   (S: no terminal, not our child)
       <- {"supervisor", pid}
                             S: stdio = /dev/null or our stdin, container.log
-                            S: create + start (S is the subreaper init is reparented to)
+                            S: create + start (init is S's child: CLONE_PARENT)
       <- {"started"}  or  <- {"error", ...} after S removed everything
-    print the id, exit 0    S: execve a fresh ``python -I -S supervise.py``
+    the id (CLI: printed)   S: execve a fresh ``python -I -S supervise.py``
 
 S holds owner.lock (inherited from the CLI: the same open file, so the lock is
 never free while the container lives), is the parent of the container's init
@@ -46,8 +46,8 @@ SUPERVISE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervise.
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(SUPERVISE)))
 
 
-def run_detached(opts: RunOptions, store: S.Store | None = None) -> int:
-    """Start the container in the background; print its id once it runs."""
+def run_detached(opts: RunOptions, store: S.Store | None = None) -> str:
+    """Start the container in the background; its id once it runs."""
     from .gc import collect
     from .run import prepare
 
@@ -58,6 +58,7 @@ def run_detached(opts: RunOptions, store: S.Store | None = None) -> int:
     created = prepare(opts, store, detached=True, auto_remove=opts.rm)
     c = created.container
     supervisor = 0
+    ours = None
     try:
         log_fd = os.open(c.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW,
                          0o600)
@@ -84,9 +85,15 @@ def run_detached(opts: RunOptions, store: S.Store | None = None) -> int:
     except BaseException:
         _discard(c, supervisor)
         raise
-    sys.stdout.write(c.id + "\n")
-    sys.stdout.flush()
-    return 0
+    finally:
+        # Our copies of the socket, the exec fifo and owner.lock (the supervisor's is
+        # the same open file: closing ours does not release it): a caller that lives
+        # on (the API) must not keep them.
+        if ours is not None:
+            ours.close()
+        os.close(created.launch.fifo_fd)
+        c.release_ownership()
+    return c.id
 
 
 def _ensure_stdio() -> None:
@@ -177,8 +184,7 @@ def _supervisor(created: Created, sock: _socket.socket, stdin_fd: int, log_fd: i
 
 def _become_lean(created: Created, log_fd: int) -> None:
     """execve a minimal interpreter running supervise.py: the same pid, so we stay
-    init's parent and subreaper (PR_SET_CHILD_SUBREAPER survives execve) and keep
-    owner.lock (an inherited descriptor)."""
+    init's parent and keep owner.lock (an inherited descriptor)."""
     c = created.container
     master = created.pty_master
     keep = [c.owner_fd] + ([master, log_fd] if master >= 0 else [])

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from .join import ExecRequest
     from .joincg import CgroupPlan
 
-FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
-
-
-def exec_in(opts: ExecOptions, store: S.Store | None = None) -> int:
-    """Run the command; its exit status (0 at once with ``detach``)."""
+def spawn_in(opts: ExecOptions, store: S.Store | None = None,
+             stdio: tuple[int, int, int] | None = None) -> tuple[int, int]:
+    """Start the command in the container: (its pid, our child; a pty master or -1).
+    The caller waits for it (``wait``) and owns the master.  ``stdio``: the
+    command's stdin, stdout, stderr (else ours, as the CLI's)."""
     from .control import open_init
     from .gc import collect
 
@@ -40,28 +40,19 @@ def exec_in(opts: ExecOptions, store: S.Store | None = None) -> int:
     collect(store)
     mark("exec: gc done")
     c = store.lookup(opts.container)
-    fwd = Forwarder()
-    if not opts.detach:
-        fwd.install()  # from now on a signal is the command's, delivered once it runs
+    c.lock(shared=True)  # rm and the recording of an exit wait until we are in
     try:
-        c.lock(shared=True)  # rm and the recording of an exit wait until we are in
+        pidfd = open_init(c)
+        if pidfd is None:
+            raise ContainerStateError(f"exec `{opts.container}`: container is not running")
         try:
-            pidfd = open_init(c)
-            if pidfd is None:
-                raise ContainerStateError(f"exec `{opts.container}`: container is not running")
-            try:
-                pid, master = spawn(c, opts, pidfd)
-                mark("exec: running")
-            finally:
-                os.close(pidfd)
+            pid, master = spawn(c, opts, pidfd, stdio)
+            mark("exec: running")
         finally:
-            c.unlock()
-        if opts.detach:
-            return 0
-        fwd.attach(pid)
-        return wait(pid, master, opts.interactive)
+            os.close(pidfd)
     finally:
-        fwd.restore()
+        c.unlock()
+    return pid, master
 
 
 def check(opts: ExecOptions) -> None:
@@ -151,8 +142,8 @@ def environment(base: model.Process, opts: ExecOptions) -> tuple[str, ...]:
             raise ConfigError(f"{where} `{item}`: expected KEY=VALUE")
         if eq:
             env[key] = value
-        elif key in os.environ:
-            env[key] = os.environ[key]
+        elif os.environ.get(key) is not None:  # -e KEY passes the caller's value (Docker's -e)
+            env[key] = os.environ.get(key, "")
     if opts.tty and "TERM" not in env:
         env["TERM"] = os.environ.get("TERM", "xterm")
     return tuple(f"{k}={v}" for k, v in env.items())
@@ -201,9 +192,10 @@ def preload(launch) -> None:
         __import__(name)  # (importlib.import_module would import importlib and warnings: ~1 ms)
 
 
-def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
+def spawn(c: S.Container, opts: ExecOptions, pidfd: int,
+          stdio: tuple[int, int, int] | None = None) -> tuple[int, int]:
     """Fork the joining child; return (pid of the command, pty master or -1) once
-    it has exec'd.  The command is our child (CLONE_PARENT, or we are a subreaper).
+    it has exec'd.  The command is our child (CLONE_PARENT: no subreaper).
 
     The child builds its request itself (config.json, the security preparation,
     imports) while we are free: we move it into cgroups only where it cannot
@@ -215,6 +207,9 @@ def spawn(c: S.Container, opts: ExecOptions, pidfd: int) -> tuple[int, int]:
     jpid = os.fork()
     if jpid == 0:
         parent.close()
+        for target, fd in enumerate(stdio or ()):
+            if fd >= 0 and fd != target:
+                os.dup2(fd, target)  # the API's pipes (the originals are close-on-exec)
         from .join import first
 
         first(lambda: request(c, opts), child, pidfd, plan)  # never returns
@@ -268,11 +263,9 @@ def _recv(sock) -> dict:
 
 def _migrate_child(jpid: int, plan: CgroupPlan, into: bool, sock) -> None:
     """The child cannot enter (some of) the cgroups itself, or cannot clone its
-    child into ours: become a subreaper and write its pid to cgroup.procs."""
-    from ..kernel import prctl
+    child into ours: write its pid to cgroup.procs (its child, CLONE_PARENT, is ours)."""
     from .joincg import migrate
 
-    prctl.set_child_subreaper(True)  # before it exits: its child becomes ours
     procs = plan.parent_procs + ([f"{plan.into}/cgroup.procs"] if into and plan.into else [])
     failed = migrate(jpid, procs, plan.parent_unknown)
     mark("exec: cgroup joined")
@@ -311,55 +304,7 @@ def _kill(pid: int) -> None:
     _reap(pid)
 
 
-class Forwarder:
-    """Pass the signals we get to the command; those that arrive before it runs
-    are kept and delivered once it does (a SIGTERM right after start is not lost)."""
-
-    def __init__(self) -> None:
-        self.pid = 0
-        self.pending: list[int] = []
-        self.saved: dict[int, object] = {}
-
-    def install(self) -> None:
-        import _signal
-
-        for name in FORWARDED:
-            sig = getattr(_signal, name)
-            self.saved[sig] = _signal.signal(sig, self._handle)
-
-    def _handle(self, sig: int, _frame: object) -> None:
-        if not self.pid:
-            if sig in self.pending and sig == 2:  # a second Ctrl-C: give up on the start
-                raise KeyboardInterrupt
-            self.pending.append(sig)
-            return
-        try:
-            os.kill(self.pid, sig)  # our unreaped child: the pid cannot be reused
-        except OSError:
-            pass
-
-    def attach(self, pid: int) -> None:
-        self.pid = pid
-        while self.pending:
-            self._handle(self.pending.pop(0), None)
-
-    def restore(self) -> None:
-        import _signal
-
-        for sig, old in self.saved.items():
-            _signal.signal(sig, old)  # type: ignore[arg-type]
-        self.saved.clear()
-
-
-def wait(pid: int, master: int, interactive: bool) -> int:
-    """Proxy the terminal; return the command's exit status."""
-    if master >= 0:
-        from .tty import Terminal
-
-        term = Terminal(master)
-        term.stdin_open = interactive
-        with term:
-            term.pump(pid)
-        os.close(master)
+def wait(pid: int) -> int:
+    """The command's exit status, as ``nsbox run`` reports one (128+N for signal N)."""
     code = os.waitstatus_to_exitcode(_reap(pid))
     return 128 - code if code < 0 else code

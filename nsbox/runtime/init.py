@@ -63,7 +63,9 @@ def intermediate(launch: Launch, sock: _socket.socket) -> None:
                 write_oom_score_adj(launch.process.oom_score_adj)  # init inherits it
                 launch.oom_score_set = True
             prctl.set_dumpable(False)  # init inherits it (launch.py: nondumpable)
-        pid = os.fork()
+        from ..kernel.clone import fork_parent
+
+        pid = fork_parent()  # init is our parent's child: it reaps init by pid, no subreaper
         if pid == 0:
             init(launch, sock)  # never returns
         sync.send(sock, {"type": "init_pid", "pid": pid})
@@ -157,6 +159,10 @@ class CgroupBarrier:
 def init(launch: Launch, sock: _socket.socket) -> None:
     """Stage 2: PID 1 of the container.  Set up, report ready, wait for start, exec."""
     try:
+        if launch.stdio is not None:
+            for target, fd in enumerate(launch.stdio):
+                if fd >= 0 and fd != target:
+                    os.dup2(fd, target)  # the caller's pipes; the originals are close-on-exec
         if launch.direct:
             if launch.nondumpable:
                 prctl.set_dumpable(False)  # launch.py: nondumpable

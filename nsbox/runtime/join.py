@@ -19,8 +19,9 @@ cgroups and namespaces, and the process it clones (P2) that becomes the command.
                                                                         non-dumpable, nnp, seccomp
     EOF on the socket = exec done; {"error", ...} = why not             execve
 
-Where clone3 is refused (or the cgroups need it) J says {"migrate"}: we become
-a subreaper, write its pid to cgroup.procs, answer {"cgroup"}, and J forks.
+Where clone3 is refused (or the cgroups need it) J says {"migrate"}:
+we write its pid to cgroup.procs, answer {"cgroup"}, and J clones P2 with
+CLONE_PARENT through clone(2) (P2 is still our child: no subreaper).
 The cgroup namespace is joined by P2: CLONE_INTO_CGROUP requires the caller's
 current cgroup to be visible in its cgroup namespace (joincg.py has the why of
 the cgroup paths).
@@ -118,13 +119,12 @@ def first(make_request: Callable[[], ExecRequest], sock: _socket.socket, pidfd: 
                 cgfd = -1
                 sync.send(sock, {"type": "migrate", "into": True})
                 sync.expect(sock, "cgroup", "join the container's cgroup")
-            elif not plan.needs_parent:
-                sync.send(sock, {"type": "migrate", "into": False})  # for the subreaper only
-                sync.expect(sock, "cgroup", "join the container's cgroup")
             if late:
                 join(req, pidfd, late)
                 late = 0
-            pid = os.fork()
+            from ..kernel.clone import fork_parent
+
+            pid = fork_parent()
         if pid == 0:
             second(req, sock, pidfd, late, cgfd)
         sync.send(sock, {"type": "pid", "pid": pid})

@@ -83,3 +83,11 @@ class Launch:
         self.nondumpable = not rootless or "pid" not in self.new
         self.oom_score_set = False  # written by the intermediate before it forks init
         self.sysctl: list[tuple[str, str, str]] = []  # (key, path, value): security.prepare checks linux.sysctl
+        # The container's stdin, stdout, stderr (the API's pipes); None: ours, inherited
+        self.stdio: tuple[int, int, int] | None = None
+
+    def use_intermediate(self) -> None:
+        """Fork init through an intermediate (which unshares everything itself)
+        rather than straight from the parent."""
+        self.direct = False
+        self.parent_flags = self.init_flags = 0

@@ -219,7 +219,7 @@ def _reset_signals() -> None:
     for name in RESET_SIGNALS:
         sig = getattr(_signal, name, None)
         if sig is not None:
-            _signal.signal(sig, _signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)  # boundary-ok: the container process before execve
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 

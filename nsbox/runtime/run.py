@@ -1,38 +1,37 @@
-"""``nsbox run`` in the foreground: create + start + wait in one process.
+"""A container run in the caller's process: begin -> create -> start -> wait -> finish.
 
-This process supervises the container: it is the subreaper its init is
-reparented to, holds owner.lock, forwards signals to the container, proxies the
-terminal, records the exit status, and removes everything when the container
-exits (a foreground container leaves nothing behind, like ``runc run``; keep
-one with ``run -d``).  If it is SIGKILLed, the container dies with it (parent
-death signal) and the next nsbox command collects the rest (gc.py).
+The caller supervises the container: init is its child (CLONE_PARENT, reaped by
+pid), it holds owner.lock, and it removes everything when the container exits
+(a foreground container leaves nothing behind, like ``runc run``; keep one with
+``run -d``).  If it is SIGKILLed, the container dies with it (parent death
+signal) and the next nsbox call or command collects the rest (gc.py).  The
+stages are functions here; the CLI (signals, the terminal: cli/foreground.py)
+and the API (pipes, timeouts: api/run.py) call them in this order:
+
+    created = launch(opts, store, ...)   begin: gc, directory, root, spec, plan;
+                                         create_container: cgroup, namespaces, init
+                                         waiting on the fifo; start: release it
+    code = wait_exit(created.pid)        reap init by pid
+    exited(created, code)                the execve error (127/126), if any
+    finish(created, code)                stragglers killed, resources released
+    (abandon(created) on any failure before finish)
 """
 
 from __future__ import annotations
 
-import _signal
 import os
 
 from ..errors import NsboxError
 from ..spec import model
 from ..trace import mark
 from . import state as S
-from .create import Created, create, start
+from .create import Created, create, start  # noqa: F401 - start: one import for the front ends
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..specgen.options import RunOptions
-
-FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGALRM")
-
-
-class Interrupted(NsboxError):
-    """A signal arrived before the container started: set-up is abandoned."""
-
-    def __init__(self, sig: int) -> None:
-        super().__init__(f"interrupted by signal {sig} while starting the container")
-        self.exit_code = 128 + sig
-
 
 def new_id() -> str:
     return os.urandom(32).hex()
@@ -123,71 +122,18 @@ def _share_path_with(store: S.Store, c: S.Container, owner: tuple[int, int]) -> 
     os.chmod(c.path, 0o710)
 
 
-class Foreground:
-    """Signal forwarding and terminal foreground handling for a running container."""
-
-    def __init__(self) -> None:
-        self.pid = 0
-        self.started = False
-        self.saved: dict[int, object] = {}
-        self.tty_fd = -1
-        self.pgrp = os.getpgrp()
-
-    def install(self) -> None:
-        for name in FORWARDED:
-            sig = getattr(_signal, name)
-            self.saved[sig] = _signal.signal(sig, self._handle)
-
-    def restore(self) -> None:
-        for sig, old in self.saved.items():
-            _signal.signal(sig, old)  # type: ignore[arg-type]
-        self.saved.clear()
-        if self.tty_fd >= 0:
-            old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
-            try:
-                os.tcsetpgrp(self.tty_fd, self.pgrp)
-            except OSError:
-                pass
-            _signal.signal(_signal.SIGTTOU, old)
-            self.tty_fd = -1
-
-    def _handle(self, sig: int, _frame: object) -> None:
-        if not self.started:
-            raise Interrupted(sig)
-        if self.pid:
-            try:
-                os.kill(self.pid, sig)
-            except OSError:
-                pass
-
-    def give_terminal(self, pid: int) -> None:
-        """Make the container the terminal's foreground process group (as a shell
-        does for a job), so Ctrl-C reaches it once, from the terminal."""
-        for fd in (0, 1, 2):
-            try:
-                if os.isatty(fd) and os.tcgetpgrp(fd) == self.pgrp:
-                    os.setpgid(pid, pid)
-                    old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
-                    try:
-                        os.tcsetpgrp(fd, pid)
-                    finally:
-                        _signal.signal(_signal.SIGTTOU, old)
-                    self.tty_fd = fd
-                    return
-            except OSError:
-                continue
-
-
 def wait_exit(pid: int) -> int:
-    """Reap children (we are a subreaper) until ``pid`` exits; its exit code (128+N if signalled)."""
+    """Wait for the container's init, our child (CLONE_PARENT), by its pid; its
+    exit code as ``nsbox run`` reports it (128+N if killed by signal N)."""
     while True:
         try:
-            wpid, status = os.waitpid(-1, 0)
+            _wpid, status = os.waitpid(pid, 0)
         except ChildProcessError:
             return 255
-        if wpid == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return 128 - code if code < 0 else code
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
 
 
 def finish(created: Created, code: int) -> None:
@@ -224,33 +170,18 @@ def abandon(created: Created) -> None:
         pass
 
 
-def run_foreground(opts: RunOptions, store: S.Store | None = None) -> int:
+def begin(opts: RunOptions, store: S.Store) -> Created:
+    """The first stages of a foreground run: collect what dead runs left, make
+    the container's directory, root, spec and plan (nothing forked yet)."""
     from .gc import collect
 
     mark("run: start")
-    store = store or S.Store()
     store.ensure()
     collect(store)
     mark("run: gc done")
-    fg = Foreground()
-    fg.install()
-    try:
-        created = prepare(opts, store, detached=False, auto_remove=True)
-        mark("run: prepared")
-        try:
-            code = _run(created, fg)
-        except BaseException:
-            abandon(created)
-            raise
-        finish(created, code)
-        mark("run: cleaned up")
-        if created.oom_kills:
-            from ..cgroups.oom import report_oom
-
-            report_oom(created, code)
-        return code
-    finally:
-        fg.restore()
+    created = prepare(opts, store, detached=False, auto_remove=True)
+    mark("run: prepared")
+    return created
 
 
 def create_container(created: Created, persist_created: bool = True) -> None:
@@ -262,31 +193,35 @@ def create_container(created: Created, persist_created: bool = True) -> None:
            persist_created=persist_created)
 
 
-def _run(created: Created, fg: Foreground) -> int:
-    create_container(created, persist_created=False)  # started at once: "running" is written next
-    fg.pid = created.pid
-    term = None
-    if created.pty_master >= 0:
-        from .tty import Terminal
-
-        term = Terminal(created.pty_master).__enter__()  # raw mode and size before it runs
-    else:
-        fg.give_terminal(created.pid)
+def launch(opts: RunOptions, store: S.Store, *, stdio: tuple[int, int, int] | None = None,
+           before_start: Callable[[Created], None] | None = None) -> Created:
+    """The parent's start-up, in order, for a container run in the caller's
+    process (the CLI's foreground run, nsbox.run): gc, directory, root, spec and
+    plan (begin); cgroup, namespaces and init waiting on the exec fifo
+    (create_container, whose stages create.create lists); the front end's own
+    step (``before_start``: the CLI's terminal, the API's pidfd); init released
+    to execve (start).  On any failure everything is undone.  Then the caller
+    waits (wait_exit), and calls exited() and finish()."""
+    created = begin(opts, store)
     try:
-        # From here a signal is the container's: it may exec at any moment.
-        fg.started = True
-        start(created, wait_exec=False)
+        created.launch.stdio = stdio
+        create_container(created, persist_created=False)  # started at once: "running" is written next
+        if before_start is not None:
+            before_start(created)
+        start(created, wait_exec=False)  # from here the container may run at any moment
         mark("run: started")
-        if term is not None:
-            term.pump(created.pid)
-    finally:
-        if term is not None:
-            term.__exit__(None, None, None)
-    code = wait_exit(created.pid)
+    except BaseException:
+        abandon(created)
+        raise
+    return created
+
+
+def exited(created: Created, code: int) -> None:
+    """After init was reaped: never signal that pid again; raise the error init
+    reported if its execve failed (127/126)."""
     mark("run: exited")
-    created.pid = fg.pid = 0  # reaped: that number may be someone else's now
+    created.pid = 0
     created.pidns_empty = "pid" in created.launch.new
     from .create import exec_error
 
     exec_error(created)
-    return code

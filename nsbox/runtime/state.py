@@ -27,7 +27,7 @@ import os
 import time
 
 from .. import jsonio
-from ..errors import ConfigError, ContainerNotFound, NsboxError
+from ..errors import ConfigError, Conflict, ContainerNotFound, NsboxError
 from ..spec.model import OCI_VERSION
 
 TYPE_CHECKING = False
@@ -38,9 +38,10 @@ CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", 
 
 
 def default_root() -> str:
-    env = os.environ.get("NSBOX_ROOT")
-    if env:
-        return env
+    from .. import defaults
+
+    if defaults.root:
+        return defaults.root
     if os.geteuid() == 0:
         return "/run/nsbox"
     xdg = os.environ.get("XDG_RUNTIME_DIR")
@@ -156,7 +157,7 @@ class Store:
                 try:
                     os.symlink(cid, f"{self.names_dir}/{name}")
                 except FileExistsError:
-                    raise ConfigError(f"container name `{name}`: already in use by "
+                    raise Conflict(f"container name `{name}`: already in use by "
                                       f"{self._name_target(name)}") from None
             os.rename(tmp, final)
         except BaseException:

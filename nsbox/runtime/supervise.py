@@ -8,7 +8,8 @@ only what the interpreter itself loads, plus :mod:`select` for ``-t``.
 ``-S`` (no site) keep start-up and memory minimal; the nsbox package is put
 back on sys.path only once the container has exited, to record it.
 
-It is the parent and subreaper of the container's init, reaps it (and any
+It is the parent of the container's init (a process nsbox started for itself:
+the signal handlers and the reaping of any child below are its own), reaps it (and any
 orphan reparented to it), forwards termination signals to it, copies a
 terminal's output to the log, and records the exit: status and exit code in
 state.json, the code in ``exitcode``, resources released, the directory
@@ -46,7 +47,7 @@ def _forward_signals(pid: int) -> None:
             pass
 
     for name in FORWARDED:
-        _signal.signal(getattr(_signal, name), forward)
+        _signal.signal(getattr(_signal, name), forward)  # boundary-ok: the supervisor's own process
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
@@ -54,7 +55,7 @@ def _wait(pid: int) -> int:
     """Reap children until init exits; its wait status."""
     while True:
         try:
-            wpid, status = os.waitpid(-1, 0)
+            wpid, status = os.waitpid(-1, 0)  # boundary-ok: the supervisor's own children
         except ChildProcessError:
             return 255 << 8
         if wpid == pid:
@@ -108,7 +109,7 @@ def _reap_orphans() -> None:
     """Processes reparented to us (a container sharing the host's PID namespace)."""
     while True:
         try:
-            wpid, _status = os.waitpid(-1, os.WNOHANG)
+            wpid, _status = os.waitpid(-1, os.WNOHANG)  # boundary-ok: the supervisor's own children
         except ChildProcessError:
             return
         if wpid == 0:

@@ -25,7 +25,7 @@ data: ``{"type": "error", "errno": 1, "msg": "mount `proc` to `/proc`"}``.
                                            write timens_offsets; fork init
                                    <-----  {"type": "init_pid", "pid": N}
     waitpid(intermediate)                  exit(0)
-    (init is now our child: subreaper)     init (stage 2, PID 1)
+    (init is our child: CLONE_PARENT)      init (stage 2, PID 1)
     {"type": "reparented"} ------------->  pdeathsig(SIGKILL); rootfs steps
     cgroup.procs <- init
     {"type": "cgroup"} ----------------->  (at the first cgroup mount) unshare(CLONE_NEWCGROUP)

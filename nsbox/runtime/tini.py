@@ -69,11 +69,11 @@ def run_init(path: str, argv: list[str], env: dict[str, str], dumpable: bool = F
             pass
 
     for name in FORWARD:
-        _signal.signal(getattr(_signal, name), forward)
-    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+        _signal.signal(getattr(_signal, name), forward)  # boundary-ok: the container's init (--init)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)  # boundary-ok
     while True:
         try:
-            pid, status = os.waitpid(-1, 0)
+            pid, status = os.waitpid(-1, 0)  # boundary-ok: PID 1 reaps every orphan
         except ChildProcessError:
             os._exit(0)
         if pid == child:

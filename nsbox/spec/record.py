@@ -10,11 +10,11 @@ camelCase names.  Loading reports problems with their JSON path
 
 from __future__ import annotations
 
+from ..errors import ConfigError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-from ..errors import ConfigError
 
 _MISSING = object()
 _REGISTRY: dict[str, type[Record]] = {}

@@ -295,11 +295,10 @@ def time_offsets(o: RunOptions, timens: bool) -> dict[str, m.TimeOffset]:
 
 
 def cgroup_parent_default() -> str:
-    """nsbox's own cgroup parent: /nsbox, or $NSBOX_CGROUP_PARENT (absolute)."""
-    value = os.environ.get("NSBOX_CGROUP_PARENT") or "/nsbox"
-    if not value.startswith("/") or ".." in value.split("/"):
-        raise ConfigError(f"NSBOX_CGROUP_PARENT `{value}`: must be an absolute cgroup path without `..`")
-    return value.rstrip("/") or "/nsbox"
+    """nsbox's own cgroup parent: /nsbox, or what the caller configured (nsbox.configure)."""
+    from .. import defaults
+
+    return defaults.cgroup_parent
 
 
 def limits(o: RunOptions, host: Host, cid: str, parent: str) -> tuple[dict | None, str | None]:

@@ -104,7 +104,7 @@ def _set_env(env: dict[str, str], item: str, where: str) -> None:
     if not key or "\0" in item:
         raise ConfigError(f"{where} `{item}`: expected KEY=VALUE")
     if not eq:
-        if key in os.environ:  # -e KEY passes the caller's value, as Docker does
-            env[key] = os.environ[key]
+        if os.environ.get(key) is not None:  # -e KEY passes the caller's value, as Docker does
+            env[key] = os.environ.get(key, "")
         return
     env[key] = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -105,11 +106,26 @@ def test_ipcs_empty(runner):
 
 
 def test_cgroup_namespace_root(runner):
+    """Inside, every cgroup is "/"; the host sees the real one: the container's own
+    (root: <parent>/<id> in every hierarchy) or, rootless without a cgroup of its
+    own, the caller's."""
+    from ..conftest import CGROUP_PARENT
+
     r = runner.run("run", "--", "cat", "/proc/self/cgroup", check=True)
     paths = [line.split(":", 2)[2] for line in r.stdout.strip().splitlines()]
     assert paths and all(p == "/" for p in paths), r.stdout
-    host = open("/proc/self/cgroup").read()
-    assert "process_api" in host or True  # the host view differs on machines where we are nested
+    cid = runner.run("run", "-d", "--", "sleep", "60", check=True).stdout.strip()
+    try:
+        pid = next(e["pid"] for e in json.loads(runner.run("ps", "--format", "json", check=True).stdout)
+                   if e["id"] == cid)
+        host_view = dict(line.split(":", 2)[::2] for line in open(f"/proc/{pid}/cgroup").read().splitlines())
+        if runner.rootless:
+            ours = dict(line.split(":", 2)[::2] for line in open("/proc/self/cgroup").read().splitlines())
+            assert host_view == ours
+        else:
+            assert host_view and all(p == f"{CGROUP_PARENT}/{cid}" for p in host_view.values()), host_view
+    finally:
+        runner.run("rm", "-f", cid)
 
 
 def test_time_offset_in_uptime(runner):

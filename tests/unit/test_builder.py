@@ -115,14 +115,19 @@ def test_default_root_masks_host_secrets(tmp_path):
     assert "/etc/shadow" in s.linux.masked_paths and "/proc/kcore" in s.linux.masked_paths
 
 
-def test_cgroup_parent_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("NSBOX_CGROUP_PARENT", "/mine")
+def test_cgroup_parent_configured(tmp_path, monkeypatch):
+    from nsbox import defaults
+
+    monkeypatch.setenv("NSBOX_CGROUP_PARENT", "/from-env")  # the library does not read it
+    monkeypatch.setattr(defaults, "cgroup_parent", defaults.cgroup_parent)
     o = RunOptions(command=("sh",))
     s = b.build(o, cid="d" * 64, rootfs=b.RootfsInput("/r"), host=host(tmp_path, euid=0))
+    assert s.linux.cgroups_path == "/nsbox/" + "d" * 64
+    defaults.configure(cgroup_parent="/mine")
+    s = b.build(o, cid="d" * 64, rootfs=b.RootfsInput("/r"), host=host(tmp_path, euid=0))
     assert s.linux.cgroups_path == "/mine/" + "d" * 64
-    monkeypatch.setenv("NSBOX_CGROUP_PARENT", "../up")
-    with pytest.raises(ConfigError, match="NSBOX_CGROUP_PARENT"):
-        b.build(o, cid="d" * 64, rootfs=b.RootfsInput("/r"), host=host(tmp_path, euid=0))
+    with pytest.raises(ConfigError, match="configure: cgroup_parent `../up`: must be an absolute"):
+        defaults.configure(cgroup_parent="../up")
 
 
 def test_hostname_length(tmp_path):

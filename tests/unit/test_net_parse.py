@@ -145,7 +145,9 @@ def test_rootless_network_errors(tmp_path, kw, msg):
 
 
 def test_unknown_named_network(tmp_path, monkeypatch):
-    monkeypatch.setenv("NSBOX_NETWORK_DIR", str(tmp_path / "nets"))
+    from nsbox import defaults
+
+    monkeypatch.setattr(defaults, "network_dir", str(tmp_path / "nets"))
     with pytest.raises(ConfigError, match="`nope`: no such network"):
         _build(tmp_path, network="nope")
 

@@ -104,6 +104,17 @@ def test_mount_error_names_both_ends():
     with pytest.raises(KernelError) as e:
         rootfs.do_mount(step, k, 3)
     assert e.value.errno == errno.EPERM
+    # the container path, not the /proc/self/fd/N the kernel was given
+    assert str(e.value) == "mount `proc` to `/proc`: Operation not permitted"
+    step = MountStep("/data", "/srv/data", None, M.MS_BIND, "", kind="bind")
+    k.fail("mount", errno.EINVAL, match="/data")
+    with pytest.raises(KernelError) as e:
+        rootfs.do_mount(step, k, 3)
+    assert str(e.value) == "mount `/srv/data` to `/data`: Invalid argument"
+    k.fail("mount", errno.ENOENT, match="/data")  # diagnosed: the source is what is missing
+    with pytest.raises(KernelError) as e:
+        rootfs.do_mount(step, k, 3)
+    assert str(e.value) == "bind mount source `/srv/data`: No such file or directory"
 
 
 def test_bind_remount_keeps_locked_flags():

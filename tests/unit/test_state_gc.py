@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nsbox.errors import ConfigError, ContainerNotFound
+from nsbox.errors import Conflict, ContainerNotFound
 from nsbox.runtime import gc, resources
 from nsbox.runtime import state as S
 
@@ -20,7 +20,7 @@ def test_new_lookup_names(tmp_path):
     assert oct(os.stat(st.root).st_mode & 0o777) == "0o700"
     assert st.lookup("web").id == c.id
     assert st.lookup("aaaa").id == c.id  # unique prefix
-    with pytest.raises(ConfigError, match="container name `web`: already in use"):
+    with pytest.raises(Conflict, match="container name `web`: already in use"):
         st.new("b" * 64, "web")
     assert not os.path.exists(f"{st.containers_dir}/{'b' * 64}")
     with pytest.raises(ContainerNotFound, match="no such container: `nope`"):
