@@ -31,7 +31,8 @@ SECCOMP_EPERM = (
     "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "kexec_load", "kexec_file_load",
     "open_by_handle_at", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "syslog", "acct", "iopl", "ioperm", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "userfaultfd", "personality", "setns", "pidfd_setns", "pidfd_getfd", "process_vm_readv", "kcmp", "mount", "mount_proc", "mount_bind", "fsopen",
+    "userfaultfd", "personality", "setns", "pidfd_setns", "pidfd_getfd", "process_vm_readv", "kcmp",
+    "mount", "mount_proc", "mount_bind", "fsopen",
     "open_tree", "umount", "unshare_user", "unshare_mnt", "unshare_net", "unshare_ipc", "unshare_uts",
     "unshare_pid", "unshare_cgroup", "unshare_time", "clone_newuser", "sethostname", "settime",
     "settimeofday", "adjtimex", "clock_adjtime", "vsock",
@@ -417,3 +418,26 @@ def test_landlock_bad_path(runner):
     r = runner.run("run", "--landlock-rw", "/nonexistent", "--", "true")
     assert r.returncode == 125
     assert r.stderr.strip() == "nsbox: landlock rule for `/nonexistent`: No such file or directory"
+
+
+def test_python_api_gets_the_same_defaults(runner):
+    from .test_api import api
+
+    out = api(runner, """
+        r = nsbox.run(["sh", "-c", "grep CapEff /proc/self/status; ping -c 1 -W 5 127.0.0.1 >/dev/null && echo pingok"],
+                      text=True)
+        out["default"] = [r.returncode, r.stdout]
+        r = nsbox.run(["grep", "CapEff", "/proc/self/status"], cap_add=["NET_RAW"], text=True)
+        out["net_raw"] = r.stdout
+        r = nsbox.run(["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"],
+                      sysctl={"net.ipv4.ip_unprivileged_port_start": "99"}, text=True)
+        out["sysctl"] = r.stdout
+        try:
+            nsbox.run(["true"], sysctl={"kernel.core_pattern": "|/tmp/x"})
+        except nsbox.ConfigError as e:
+            out["refused"] = str(e)
+    """)
+    assert out["default"] == [0, f"CapEff:\t{DEFAULT_CAPEFF}\npingok\n"]
+    assert out["net_raw"] == f"CapEff:\t{int(DEFAULT_CAPEFF, 16) | 1 << 13:016x}\n"
+    assert out["sysctl"] == "99\n"
+    assert out["refused"].startswith("sysctl `kernel.core_pattern`: not a parameter of a namespace")
