@@ -134,3 +134,11 @@ def test_engine_writes_and_names_the_file_on_failure(tmp_path):
     os.symlink(target, tmp_path / "link")
     with pytest.raises(OSError):
         R.apply([("net.z", str(tmp_path / "link"), "1")])  # never through a symlink
+
+
+def test_exec_leaves_the_namespaces_settings_alone():
+    from nsbox.runtime.exec import exec_spec
+
+    spec = exec_spec({"process": {"args": ["sh"], "cwd": "/"},
+                      "linux": {"sysctl": {"kernel.core_pattern": "x"}, "namespaces": [{"type": "network"}]}})
+    assert spec.linux.sysctl == {} and spec.linux.namespaces == (m.Namespace(type="network"),)
