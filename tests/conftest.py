@@ -44,27 +44,30 @@ PROGRAMS = REPO / "tests" / "programs.txt"  # program -> Debian package(s), shar
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def required_programs(table: Path = PROGRAMS) -> list[tuple[str, str]]:
-    """(program, Debian packages) of every external program the suite runs."""
+def required_programs(table: Path = PROGRAMS, unit_only: bool = False) -> list[tuple[str, str]]:
+    """(program, Debian packages) of every external program the suite runs (or,
+    ``unit_only``, of those the unit tests run)."""
     out = []
     for line in table.read_text().splitlines():
         parts = line.split()
-        if parts and not parts[0].startswith("#"):
+        if parts and not parts[0].startswith("#") and (not unit_only or "unit" in parts[2:]):
             out.append((parts[0], parts[1].replace(",", " ") if len(parts) > 1 else "?"))
     return out
 
 
-def missing_programs(table: Path = PROGRAMS, path: str = SEARCH_PATH) -> list[str]:
+def missing_programs(table: Path = PROGRAMS, path: str = SEARCH_PATH, unit_only: bool = False) -> list[str]:
     return [f"missing program `{prog}` (Debian package {pkgs}): run ./scripts/test to install it"
-            for prog, pkgs in required_programs(table) if shutil.which(prog, path=path) is None]
+            for prog, pkgs in required_programs(table, unit_only) if shutil.which(prog, path=path) is None]
 
 
 def pytest_collection_finish(session):
-    """Before any test runs: the integration suites (run as root) need every program
-    of tests/programs.txt; say which is missing now rather than in the middle of a test."""
-    if not IS_ROOT or not any("integration" in item.path.parts for item in session.items):
+    """Before any test runs: every program of tests/programs.txt the selected tests
+    need (all of them when the integration suites run, as root); say which is
+    missing now rather than in the middle of a test."""
+    if not session.items:
         return
-    missing = missing_programs()
+    integration = IS_ROOT and any("integration" in item.path.parts for item in session.items)
+    missing = missing_programs(unit_only=not integration)
     if missing:
         pytest.exit("\n".join(missing), returncode=1)
 

@@ -66,6 +66,8 @@ def run_options(argv: Sequence[str], options: Mapping[str, Any], *, caller: str 
         if field is None:
             raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
         kw[field.name] = _convert(key, field, value)
+    if kw.get("image") and isinstance(argv, (list, tuple)) and not argv:
+        return RunOptions(**kw, **fixed)  # the image's Entrypoint and Cmd
     return RunOptions(command=command(argv, caller), **kw, **fixed)
 
 

@@ -264,12 +264,21 @@ class Job(Running):
             os.close(self.pidfd)
             self.pidfd = -1
         finish(created, code)
+        self.created = None  # released: nothing left to abandon
         if self.timed_out:
             reason = Reason.TIMED_OUT
         elif created.exit_reason == "oom-killed":
             reason = Reason.OOM_KILLED
         return Result(args, code, reason=reason, signal=sig, cpu_time=cpu, peak_memory=peak, wall_time=wall,
                       warnings=created.warnings, container_id=created.container.id)
+
+    def give_up(self) -> None:
+        """The caller's wait ended in an exception (a signal, a cancelled task):
+        kill the container, reap it, release everything."""
+        self.kill()
+        if self.created is not None and self.pidfd >= 0:
+            self.reap()
+        self._abandon()
 
     def _usage(self) -> tuple[float | None, int | None]:
         created = self.created
@@ -363,10 +372,7 @@ def run(argv: Sequence[str], *, input: bytes | str | None = None, stdin: int | I
         result = job.end(argv)
         _drain(job.pipes)
     except BaseException:
-        job.kill()
-        if job.created is not None and job.pidfd >= 0:
-            job.reap()
-        job._abandon()
+        job.give_up()
         raise
     finally:
         job.pipes.close()
@@ -460,10 +466,7 @@ async def arun(argv: Sequence[str], *, input: bytes | str | None = None, stdin: 
         result = await loop.run_in_executor(None, job.end, argv)
         await _adrain(loop, job.pipes)
     except BaseException:
-        job.kill()
-        if job.created is not None and job.pidfd >= 0:
-            job.reap()
-        job._abandon()
+        job.give_up()
         raise
     finally:
         job.pipes.close()

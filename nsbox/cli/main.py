@@ -26,12 +26,23 @@ COMMANDS = {
     "debug": "debug",
     "audit": "audit",
     "network": "network",
+    "pull": "pull",
+    "load": "load",
+    "save": "save",
+    "images": "images",
+    "rmi": "rmi",
+    "tag": "tag",
+    "image": "image",
+    "login": "login",
+    "logout": "logout",
+    "commit": "commit",
+    "export": "export",
 }
 ALIASES: dict[str, str] = {"ls": "ps"}
 CONTAINER_COMMANDS = ("run", "exec", "debug", "enter")
 VERSION = "0.1.0"
 
-USAGE = """usage: nsbox [--root DIR] COMMAND [OPTIONS] ...
+USAGE = """usage: nsbox [--root DIR] [--storage DIR] COMMAND [OPTIONS] ...
 
 Isolate processes with the eight Linux namespaces, rootful or rootless.
 
@@ -52,6 +63,23 @@ commands:
   debug     run an ephemeral debug container in a container's PID and network namespaces
   audit     report how well a container or any process is isolated
   network   manage bridge networks (create, ls, inspect, rm)
+
+images:
+  pull      pull an image from a registry
+  load      load images from a docker-archive, oci-archive or OCI layout directory
+  save      write images as an oci-archive, docker-archive or OCI layout directory
+  images    list the local images
+  rmi       remove images
+  tag       add a name to an image
+  image     inspect, prune, ls, rm, tag, pull, load, save
+  login     store credentials for a registry (logout removes them)
+  commit    make an image of a container's changes
+  export    write a container's changes as a layer tar
+
+global options:
+  --root DIR      state directory of containers (default /run/nsbox; rootless $XDG_RUNTIME_DIR/nsbox)
+  --storage DIR   image store (default /var/lib/nsbox/storage; rootless ~/.local/share/nsbox/storage;
+                  also $NSBOX_STORAGE)
 """
 
 
@@ -79,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                 err("--root needs a directory")
                 return 2
             os.environ["NSBOX_ROOT"] = os.path.abspath(value)  # our own children (supervisors) too
+            continue
+        if a == "--storage" or a.startswith("--storage="):
+            value = a.partition("=")[2] or (argv.pop(0) if argv else "")
+            if not value:
+                err("--storage needs a directory")
+                return 2
+            os.environ["NSBOX_STORAGE"] = os.path.abspath(value)
             continue
         err(f"unknown global option `{a}` (see nsbox --help)")
         return 2
@@ -109,9 +144,23 @@ def configure_from_environment() -> None:
 
     defaults.configure(root=_abs(os.environ.get("NSBOX_ROOT")),
                        cgroup_parent=os.environ.get("NSBOX_CGROUP_PARENT") or None,
-                       network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")))
+                       network_dir=_abs(os.environ.get("NSBOX_NETWORK_DIR")),
+                       storage=_abs(os.environ.get("NSBOX_STORAGE")),
+                       max_layer_size=_bytes("NSBOX_MAX_LAYER_SIZE"),
+                       registries_conf=os.environ.get("CONTAINERS_REGISTRIES_CONF") or None)
     trace.ON = trace.ON or bool(os.environ.get("NSBOX_TRACE"))
     defaults.warning_hook = _show_warning  # "nsbox: warning: ..." (no `warnings` import: 0.5 ms)
+
+
+def _bytes(var: str) -> int | None:
+    value = os.environ.get(var, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{var} `{value}`: expected a number of bytes")
+    return int(value)
 
 
 def _abs(path: str | None) -> str | None:

@@ -7,6 +7,12 @@ import sys
 from .args import Command, Opt
 
 OPTIONS = [
+    Opt("--image", "image", help="run an image of the store (nsbox pull/load): its layers are the root, its "
+        "config gives the command, environment, working directory and user", metavar="IMAGE"),
+    Opt("--entrypoint", "entrypoint", help="replace the image's Entrypoint (and drop its Cmd): a program, "
+        "or a JSON array", metavar="CMD"),
+    Opt("--pull", "pull", help="missing (default): pull the image if it is not in the store; always; never",
+        metavar="POLICY"),
     Opt("--rootfs", "rootfs", help="root filesystem: a directory or a tar/tar.gz/tar.xz "
         "(default: the host's system directories, read-only)", metavar="DIR|TARBALL"),
     Opt("--name", "name", help="a name for the container"),
@@ -105,8 +111,13 @@ OPTIONS = [
         "applied on this machine"),
 ]
 
-COMMAND = Command("run", "run [OPTIONS] [--] CMD [ARGS...]",
-                  "Run CMD as PID 1 of a new container; exit with its status.", OPTIONS, positionals=0)
+COMMAND = Command("run", "run [OPTIONS] IMAGE [CMD [ARGS...]]\n       nsbox run [OPTIONS] [--] CMD [ARGS...]",
+                  "Run CMD as PID 1 of a new container; exit with its status.\n\n"
+                  "Without --image or --rootfs, the first word is an IMAGE when it is the name or id of a local\n"
+                  "image, or when it is an image reference (alpine, docker.io/library/alpine:3.20) that is not\n"
+                  "a program on the default root's PATH; else it is the command, run on the host's system\n"
+                  "directories (read-only).  Words starting with / or ., and a first word after `--`, are\n"
+                  "always commands.  Use --image to be explicit.", OPTIONS, positionals=0)
 
 
 def options_from(values: dict, command: list[str]):
@@ -117,11 +128,56 @@ def options_from(values: dict, command: list[str]):
     return RunOptions(command=tuple(command), **kw)
 
 
+def _is_image(word: str) -> bool:
+    """The first positional's rule (see the help text)."""
+    import os
+
+    from ..image.refs import looks_like_reference
+
+    if word[:1] in ("/", ".", "-") or not looks_like_reference(word):
+        return False
+    from ..image.store import Store
+
+    try:
+        if Store().find(word) is not None:
+            return True
+    except Exception:  # noqa: BLE001 - an unreadable store: decide by PATH (run reports it if used)
+        pass
+    from ..specgen.user import DEFAULT_PATH
+
+    return not any(os.access(f"{d}/{word}", os.X_OK) for d in DEFAULT_PATH.split(":"))
+
+
+def _pull_if_needed(image: str, policy: str) -> None:
+    """Podman's --pull policies; the pull shows its progress on stderr."""
+    from ..errors import ConfigError
+
+    if policy not in ("missing", "always", "never"):
+        raise ConfigError(f"--pull `{policy}`: expected missing, always or never")
+    if policy == "never":
+        return
+    from ..image.store import Store
+
+    store = Store()
+    if policy == "missing" and store.find(image) is not None:
+        return
+    from ..image.pull import pull
+    from .pull import Progress
+
+    sys.stderr.write(f"pulling {image}\n")
+    pull(store.ensure(), image, progress=Progress(sys.stderr, sys.stderr.isatty()))
+
+
 def main(argv: list[str]) -> int:
     values, rest = COMMAND.parse(argv)
     if values["help"]:
         sys.stdout.write(COMMAND.help_text() + "\n")
         return 0
+    after_dashes = "--" in argv and argv[argv.index("--") + 1:] == rest  # `-- CMD`: always a command
+    if values["image"] is None and values["rootfs"] is None and rest and not after_dashes and _is_image(rest[0]):
+        values["image"] = rest.pop(0)
+    if values["image"] is not None:
+        _pull_if_needed(values["image"], values.pop("pull") or "missing")
     opts = options_from(values, rest)
     if opts.detach:
         from ..runtime.detach import run_detached

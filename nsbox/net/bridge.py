@@ -63,12 +63,15 @@ def attach(created: Created, mode: NetMode, ports: list[Port], want_ip: str | No
     try:
         with store:
             net = store.get(mode.arg)
-            rec = {"network": net.name, "bridge": net.bridge, "subnet": net.subnet, "netns": here}
+            # the store's directory is recorded: whoever releases it (the lean supervisor,
+            # gc in another process) uses the same store, whatever its own settings
+            rec = {"network": net.name, "bridge": net.bridge, "subnet": net.subnet, "netns": here,
+                   "store": store.path}
             created.hold("net-bridge", f"remove bridge `{net.bridge}` once unused",
                          lambda: release_bridge(rec), **rec)
             master = ensure_network(ipr, net)
             mark("net: bridge and nftables ready")
-            lrec = {"network": net.name, "id": cid, "netns": here}
+            lrec = {"network": net.name, "id": cid, "netns": here, "store": store.path}
             created.hold("net-lease", f"release the address on network `{net.name}`",
                          lambda: release_lease(lrec), **lrec)
             addr = ipam.allocate(store, net, cid, lease_info(created, here), want_ip)

@@ -23,7 +23,7 @@ def lease(record: dict) -> None:
     from .bridge import refresh_hosts
     from .store import Store
 
-    with Store() as store:
+    with Store(record.get("store")) as store:
         ipam.release(store, record["network"], record["id"])
         if record.get("netns"):
             refresh_hosts(store, record["network"], record["netns"])
@@ -38,7 +38,7 @@ def bridge(record: dict) -> None:
     from .nft import Nft
     from .store import Store
 
-    with Store() as store:
+    with Store(record.get("store")) as store:
         if ipam.members(store, record["network"], record["netns"]):
             return
         ipr = links.iproute()

@@ -102,12 +102,14 @@ def kill(store: S.Store, ref: str, sig: int) -> None:
 
 
 def stop(store: S.Store, ref: str, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout`` seconds; returns once the exit is recorded."""
+    """SIGTERM (or the image's StopSignal), then SIGKILL after ``timeout`` seconds; returns once
+    the exit is recorded."""
     c, fd = _running(store, ref)
     if fd is None:
         return  # already stopped: nothing to do (as docker stop)
     try:
-        for sig, wait in ((_signal.SIGTERM, timeout), (_signal.SIGKILL, SUPERVISOR_GRACE)):
+        first = _stop_signal(c)
+        for sig, wait in ((first, timeout), (_signal.SIGKILL, SUPERVISOR_GRACE)):
             try:
                 _signal.pidfd_send_signal(fd, sig)
             except ProcessLookupError:
@@ -119,6 +121,13 @@ def stop(store: S.Store, ref: str, timeout: float = 10.0) -> None:
     finally:
         os.close(fd)
     wait_released(c)
+
+
+def _stop_signal(c: S.Container) -> int:
+    try:
+        return parse_signal(c.state.get("stopSignal") or "SIGTERM")
+    except ConfigError:
+        return _signal.SIGTERM
 
 
 def remove(store: S.Store, ref: str, force: bool = False) -> None:

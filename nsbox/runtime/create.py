@@ -151,8 +151,13 @@ def create(created: Created, cgroup_path: str | None, before_start=None, persist
     launch = created.launch
     c = created.container
     try:
-        if launch.direct and launch.time_offsets and _threaded():
-            launch.use_intermediate()  # time offsets need an unshare + setns back: single-threaded only
+        if launch.direct and _threaded():
+            # An application's threads (the API): init is forked by glibc's fork()
+            # (os.fork), whose handlers take malloc's locks first; a raw clone3 here
+            # could leave the child waiting forever on a lock another thread held.
+            # The intermediate, single-threaded, then does the clone3 and the
+            # setns dance (a time namespace's setns back refuses threaded callers).
+            launch.use_intermediate()
         setup_cgroup(created, cgroup_path)
         # Import what init needs now, once: after fork every import would also
         # copy the pages its reference counts touch.
@@ -206,10 +211,8 @@ def _fork_direct(created: Created, parent_sock, child_sock) -> int:
     time_flag = ns.KINDS["time"][0]
     saved: list[tuple[str, int]] = []
     cgroup_fd = _cgroup2_fd(created)
-    # Without offsets clone3 creates the time namespace itself: no unshare and
-    # setns back, which a multithreaded caller may not do (setns of a time
-    # namespace: EUSERS); with offsets create() sends such a caller through the
-    # intermediate instead.
+    # Only for a single-threaded caller (create() sends the others through the
+    # intermediate).  Without offsets clone3 creates the time namespace itself.
     new_time = launch.parent_flags & time_flag
     try:
         if new_time and launch.time_offsets:

@@ -20,7 +20,8 @@ def entry(c: S.Container) -> dict:
            "exitCode": st.get("exitCode") if status == "stopped" else None,
            "exitReason": st.get("exitReason"), "detached": bool(st.get("detached")),
            "autoRemove": bool(st.get("autoRemove")), "rootless": bool(st.get("rootless")),
-           "supervisor": st.get("owner", 0) if status != "stopped" else 0, "bundle": c.path}
+           "supervisor": st.get("owner", 0) if status != "stopped" else 0, "bundle": c.path,
+           "image": st.get("imageName") or "", "imageId": st.get("image") or ""}
     if status == "stopped" and out["exitCode"] is None:
         out["exitCode"] = 137  # died unwatched; GC records 137 when it collects it
     return out

@@ -72,7 +72,13 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
                      rootless=host.rootless, command=list(opts.command))
         if owner is not None:
             _share_path_with(store, c, owner)
-        rootfs = prepare_rootfs(opts.rootfs, c.path, owner, maps)
+        if opts.image:  # an image's layers as overlay lowers; its config fills in the options
+            from ..image.use import prepare as prepare_image
+
+            opts, rootfs, image_fields = prepare_image(opts, c.path, owner)
+            c.update(command=list(opts.command), **image_fields)
+        else:
+            rootfs = prepare_rootfs(opts.rootfs, c.path, owner, maps)
         spec = build(opts, cid=cid, rootfs=rootfs, host=host, state_dir=c.path)
         from ..net.spec import write_files
 

@@ -12,6 +12,8 @@ from ..spec.record import Record
 class RunOptions(Record):
     command: tuple[str, ...] = ()
     rootfs: str | None = None
+    image: str | None = None             # an image of the store: its layers are the root (nsbox.image)
+    entrypoint: str | None = None        # replaces the image's Entrypoint (and drops its Cmd)
     name: str | None = None
     hostname: str | None = None
     domainname: str | None = None

@@ -40,10 +40,11 @@ class TestNet:
         sh("ip", "netns", "add", self.outside)
         for ns in (self.name, self.outside):
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-            # a new namespace inherits the host's IPv4 settings (net.core.devconf_inherit_init_net=0):
-            # start from forwarding off whatever the machine has (a host with Docker has it on)
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.forwarding=0",
-               "net.ipv4.conf.default.forwarding=0")
+        # A new namespace copies the host's forwarding settings (devconf_inherit_init_net=0):
+        # the test host is one that does not forward, whatever this machine's does (a
+        # container engine may have turned it on), so that nsbox's per-uplink switch is seen.
+        for key in ("net.ipv4.conf.all.forwarding", "net.ipv4.conf.default.forwarding"):
+            sh("ip", "netns", "exec", self.name, "sysctl", "-q", "-w", f"{key}=0")
         # created inside the namespaces: nothing ever appears on the real host
         sh("ip", "-n", self.name, "link", "add", self.uplink, "type", "veth", "peer", "name", "dn0",
            "netns", self.outside)

@@ -32,7 +32,8 @@ def test_every_program_the_tests_start_is_in_the_table():
 
 def test_missing_program_message(tmp_path):
     table = tmp_path / "programs.txt"
-    table.write_text("# comment\nsh dash\nno-such-program-x  iputils-ping\n")
+    table.write_text("# comment\nsh dash unit\nno-such-program-x  iputils-ping\n")
     assert missing_programs(table) == [
         "missing program `no-such-program-x` (Debian package iputils-ping): run ./scripts/test to install it"]
-    assert PROGRAMS.exists()
+    assert missing_programs(table, unit_only=True) == []  # only the unit tests' programs
+    assert PROGRAMS.exists() and ("zstd", "zstd") in required_programs(unit_only=True)
