@@ -43,9 +43,9 @@ spec = build(RunOptions(command=tuple(args), share=("time",)), cid="0" * 64,
              rootfs=RootfsInput(rootfs, passwd=rootfs + "/etc/passwd"))
 print(json.dumps(spec.to_json()))
 """
-# Docker's default capabilities, given to bwrap (it keeps all of root's otherwise).
-DOCKER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-               "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP")
+# nsbox's default capabilities (Podman's), given to bwrap (it keeps all of root's otherwise).
+DEFAULT_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+                "NET_BIND_SERVICE", "SYS_CHROOT", "SETFCAP")
 CONFIG_SOURCE: list[str] = []  # how the runc/crun config was made (reported)
 PROBE = ("for n in cgroup ipc mnt net pid time user uts; do echo ns $n $(readlink /proc/self/ns/$n); done; "
          "echo mounts $(wc -l < /proc/self/mountinfo); echo cgroup $(grep -m1 memory /proc/self/cgroup); "
@@ -147,7 +147,7 @@ def cases(nsbox: str, rootfs: str, view: C.V1View | None, wanted: list[str], arg
                                     f"cgroupfs driver, cgroup {C.CGROUP_PARENT}/crun* in each v1 hierarchy")
                               + ("; runs in a mount namespace without the cgroup2 mount (setns)" if view else "")))
         elif name == "bwrap":
-            caps = [x for c in DOCKER_CAPS for x in ("--cap-add", f"CAP_{c}")]
+            caps = [x for c in DEFAULT_CAPS for x in ("--cap-add", f"CAP_{c}")]
             out.append(C.Case(name, ["/usr/bin/bwrap", "--bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev",
                                      "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue", "--unshare-pid",
                                      "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",

@@ -40,6 +40,38 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs root (run the suite as root for integration tests)"))
 
 
+PROGRAMS = REPO / "tests" / "programs.txt"  # program -> Debian package(s), shared with scripts/test
+SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def required_programs(table: Path = PROGRAMS, unit_only: bool = False) -> list[tuple[str, str]]:
+    """(program, Debian packages) of every external program the suite runs (or,
+    ``unit_only``, of those the unit tests run)."""
+    out = []
+    for line in table.read_text().splitlines():
+        parts = line.split()
+        if parts and not parts[0].startswith("#") and (not unit_only or "unit" in parts[2:]):
+            out.append((parts[0], parts[1].replace(",", " ") if len(parts) > 1 else "?"))
+    return out
+
+
+def missing_programs(table: Path = PROGRAMS, path: str = SEARCH_PATH, unit_only: bool = False) -> list[str]:
+    return [f"missing program `{prog}` (Debian package {pkgs}): run ./scripts/test to install it"
+            for prog, pkgs in required_programs(table, unit_only) if shutil.which(prog, path=path) is None]
+
+
+def pytest_collection_finish(session):
+    """Before any test runs: every program of tests/programs.txt the selected tests
+    need (all of them when the integration suites run, as root); say which is
+    missing now rather than in the middle of a test."""
+    if not session.items:
+        return
+    integration = IS_ROOT and any("integration" in item.path.parts for item in session.items)
+    missing = missing_programs(unit_only=not integration)
+    if missing:
+        pytest.exit("\n".join(missing), returncode=1)
+
+
 def pytest_runtest_logreport(report):
     if report.skipped and IS_ROOT:
         kw = report.keywords

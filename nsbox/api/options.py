@@ -31,7 +31,8 @@ SHORT_FLAGS = {"-v": "volumes", "-e": "env", "-w": "cwd", "-u": "user", "-p": "p
                "-c": "cpu_shares"}
 # what KEY=VALUE a dict entry becomes, per field
 PAIR_FORMS = {"env": "{k}={v}", "ulimit": "{k}={v}", "time_offset": "{k}={v}", "tmpfs": "{k}:{v}",
-              "volume": "{k}:{v}", "cgroup_conf": "{k}={v}", "ns": "{k}={v}", "add_host": "{k}:{v}"}
+              "volume": "{k}:{v}", "cgroup_conf": "{k}={v}", "ns": "{k}={v}", "add_host": "{k}:{v}",
+              "sysctl": "{k}={v}"}
 
 
 def keywords() -> dict[str, object]:

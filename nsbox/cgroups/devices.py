@@ -1,7 +1,8 @@
 """Device access control: which device nodes a container may create and open.
 
-A container's root can mknod (CAP_MKNOD is in Docker's default set); without a
-device policy, ``mknod /dev/sda b 8 0`` would give it the host's disk.  Rules
+A container's root given CAP_MKNOD (Docker's default set has it; nsbox's, as
+Podman's, does not: ``--cap-add MKNOD``) can mknod; without a device policy,
+``mknod /dev/sda b 8 0`` would give it the host's disk.  Rules
 are OCI ``linux.resources.devices`` (later rules override earlier ones); the
 default is Docker's: deny everything, allow the standard character devices
 and mknod of any node (it cannot be opened).

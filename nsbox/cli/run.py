@@ -63,12 +63,15 @@ OPTIONS = [
         "read-only /proc and /sys paths, the host's devices"),
     Opt("--cap-add", "cap_add", "list", "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL; "
         "comma-separated, repeatable)", "CAP"),
-    Opt("--cap-drop", "cap_drop", "list", "drop a capability from Docker's default set (or ALL)", "CAP"),
+    Opt("--cap-drop", "cap_drop", "list", "drop a capability from the default set (or ALL)", "CAP"),
     Opt("--security-opt", "security_opt", "list", "no-new-privileges=false, seccomp=unconfined, "
         "seccomp=PROFILE.json (Docker or OCI form), systempaths=unconfined, mask=PATHS, unmask=PATHS",
         "OPT"),
     Opt("--ulimit", "ulimit", "list", "resource limit, e.g. nofile=1024:2048 (NAME=SOFT[:HARD])",
         "NAME=SOFT[:HARD]"),
+    Opt("--sysctl", "sysctl", "list", "a namespaced kernel parameter of the container (net.*, "
+        "kernel.shm*/msg*/sem, fs.mqueue.*, kernel.domainname), e.g. net.ipv4.ip_unprivileged_port_start=0",
+        "KEY=VALUE"),
     Opt("--oom-score-adj", "oom_score_adj", help="OOM killer preference of the container (-1000..1000)",
         metavar="N"),
     Opt("--group-add", "group_add", "list", "an extra group for the container's user (name or gid)",

@@ -43,6 +43,10 @@ MEDIUM_CAPS = {"CAP_NET_ADMIN", "CAP_SYS_TIME", "CAP_SYSLOG", "CAP_SYS_RESOURCE"
                "CAP_SYS_PACCT", "CAP_SYS_TTY_CONFIG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_LEASE",
                "CAP_IPC_LOCK", "CAP_CHECKPOINT_RESTORE"}
 NET_CAPS = {"CAP_NET_ADMIN", "CAP_NET_RAW"}
+# Docker's default set has these; Podman's (4.0+) and nsbox's do not.
+BEYOND_DEFAULT = {"CAP_NET_RAW": "raw and packet sockets: spoofed packets and ARP on its network",
+                  "CAP_MKNOD": "it can make device nodes (opened only where the device policy allows)",
+                  "CAP_AUDIT_WRITE": "it can write records to the host's audit log"}
 
 # Device numbers every container has (runc's default allow list, devices(7)).
 SAFE_DEVICES = {(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200), (10, 229)}
@@ -226,9 +230,17 @@ def check_caps(f: Facts, host_userns: bool, shared: set[str]) -> list[Finding]:
     if eff & (MEDIUM_CAPS - high):
         out.append(Finding("capabilities", "medium", f"effective: {_names(eff & (MEDIUM_CAPS - high))}",
                            "host-wide settings (clock, network, limits, logs) are within reach"))
+    beyond = sorted(eff & set(BEYOND_DEFAULT) - high)
+    if beyond:
+        out.append(Finding("capabilities", "low", f"effective beyond Podman's default set: {', '.join(beyond)}",
+                           "; ".join(BEYOND_DEFAULT[c] for c in beyond)))
     if not out:
-        out.append(Finding("capabilities", "ok" if not eff else "low",
-                           f"{len(eff)} effective, none known to break out", listed))
+        from ..specgen.privileges import DEFAULT_CAPS
+
+        within = eff <= set(DEFAULT_CAPS)
+        out.append(Finding("capabilities", "ok" if within else "low",
+                           f"{len(eff)} effective, " + ("all within the default set (Podman's)" if within
+                                                        else "none known to break out"), listed))
     return out
 
 

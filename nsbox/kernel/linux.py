@@ -48,8 +48,8 @@ class LinuxKernel:
             raise KernelError(e.errno or 0, f"chdir `{path}`", path) from None
 
     def mknod(self, parent_fd: int, name: str, mode: int, dev: int, label: str) -> None:
-        # The mode as given: under the inherited umask (022) /dev/null would be
-        # 0644, unwritable to a non-root user (runc mknods with umask 0 too).
+        # mknod(2) applies the umask: the spec's mode is exact (/dev/null is 0666, writable
+        # by a non-root user), so none during the call, as runc's createDevices does
         old = os.umask(0)
         try:
             os.mknod(name, mode, dev, dir_fd=parent_fd)

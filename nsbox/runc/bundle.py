@@ -136,11 +136,8 @@ def checks(spec: model.Spec) -> list[SpecError]:
         if linux.seccomp and linux.seccomp.get("listenerPath"):
             out.append(SpecError("linux.seccomp.listenerPath", "refused: seccomp user notification is "
                                  "not supported by nsbox-runc yet"))
-    if linux is not None and linux.sysctl:
-        from ..runtime.sysctl import check
-
-        new = {n.type for n in linux.namespaces if not n.path}
-        out += [SpecError(f"linux.sysctl.{key}", why) for key, why in check(linux.sysctl, new)]
+    # linux.sysctl: checked by the engine for every front end (runtime/sysctl.py check, from
+    # security.prepare), with runc's rules and the namespaces as the container will have them
     for i, m in enumerate(spec.mounts):
         if bool(m.uid_mappings) != bool(m.gid_mappings):
             out.append(SpecError(f"mounts[{i}].gidMappings", "uidMappings and gidMappings go together"))

@@ -333,12 +333,16 @@ def _drive_init(created: Created) -> None:
         sync.send(sock, {"type": "cgroup"})
     c = created.container
     c.update(pid=created.pid, pidStart=_start_time(created.pid))
-    if "network" in launch.new and not launch.rootless and launch.register_netns:
-        from .netns import register  # /run/netns/<name> for `ip netns` (root only); writes the state
+    try:
+        if "network" in launch.new and not launch.rootless and launch.register_netns:
+            from .netns import register  # /run/netns/<name> for `ip netns` (root only); writes the state
 
-        register(created)
-    for work in created.while_init_works:
-        work()
+            register(created)
+        for work in created.while_init_works:
+            work()
+    except BaseException:
+        _raise_init_error(sock)  # init failed first (and so made ours fail): its error says why
+        raise
     created.while_init_works.clear()
     c.flush()
     while True:
@@ -368,6 +372,16 @@ def _drive_init(created: Created) -> None:
                 os.close(fd)
             return
         raise sync.ProtocolError(f"set up the container: unexpected message {kind!r}")
+
+
+def _raise_init_error(sock) -> None:
+    """Raise the error init already reported, if any (it is sent before init exits)."""
+    import select
+
+    if select.select([sock], [], [], 0)[0]:
+        msg, _ = sync.recv(sock)
+        if msg is not None and msg.get("type") == "error":
+            sync.raise_error(msg)
 
 
 def _reap(pid: int) -> None:

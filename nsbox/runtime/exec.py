@@ -108,13 +108,16 @@ def request(c: S.Container, opts: ExecOptions) -> ExecRequest:
 def exec_spec(cfg: dict) -> model.Spec:
     """The parts of the container's config an exec'd process needs: its process
     (environment, user, capabilities, rlimits), linux (namespaces, id maps,
-    seccomp) and annotations.  Mounts and hooks are the container's business:
-    building their records would double the cost of this step."""
+    seccomp) and annotations.  Mounts, hooks and sysctls are the container's
+    business (its namespaces have them already): building their records would
+    double the cost of this step."""
     from ..spec import model
 
     if not isinstance(cfg, dict):
         raise ValueError("not a JSON object")
     proc, linux = cfg.get("process"), cfg.get("linux")
+    if isinstance(linux, dict) and "sysctl" in linux:
+        linux = {k: v for k, v in linux.items() if k != "sysctl"}
     return model.Spec(process=model.Process.from_json(proc, "process") if proc is not None else None,
                       linux=model.Linux.from_json(linux, "linux") if linux is not None else None,
                       annotations=dict(cfg.get("annotations") or {}))

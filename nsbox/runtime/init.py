@@ -209,6 +209,10 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         mark("init: start")
         preload(launch)
         mark("init: preloaded")
+        if launch.sysctl:  # in our namespaces, through our own /proc (sysctl.py)
+            from .sysctl import apply as apply_sysctl
+
+            apply_sysctl(launch.sysctl)
         from ..kernel.linux import LinuxKernel
         from . import process, rootfs
 
@@ -221,10 +225,6 @@ def init(launch: Launch, sock: _socket.socket) -> None:
         barrier()
         mark("init: rootfs")
         names_and_loopback(launch)
-        if launch.linux.sysctl:
-            from .sysctl import apply as apply_sysctl  # (before rootfs.finish: /proc/sys turns read-only)
-
-            apply_sysctl(launch.linux.sysctl)
         master = process.setup_console(launch) if launch.process.terminal else -1
         if master >= 0:
             sync.send(sock, {"type": "pty"}, (master,))

@@ -88,6 +88,7 @@ class Launch:
         p, lx = self.process, self.linux  # runtime/procattrs.py applies these before execve
         self.procattrs = any(x is not None for x in (p.scheduler, p.io_priority, p.exec_cpu_affinity,
                                                      lx.personality, lx.memory_policy))
+        self.sysctl: list[tuple[str, str, str]] = []  # (key, path, value): security.prepare checks linux.sysctl
         # The container's stdin, stdout, stderr (the API's pipes); None: ours, inherited
         self.stdio: tuple[int, int, int] | None = None
 

@@ -33,10 +33,14 @@ def preload(launch: Launch) -> list[str]:
 
 def prepare(launch: Launch, cache_dir: str | None) -> None:
     """Parent side, before fork: check and compile what the hooks below apply
-    (capability masks, the seccomp BPF program, Landlock rules)."""
+    (capability masks, the seccomp BPF program, Landlock rules, sysctls)."""
     from . import privileges
 
     privileges.prepare(launch, cache_dir)
+    if launch.linux.sysctl:
+        from .sysctl import check
+
+        launch.sysctl = check(launch)
 
 
 def before_user_switch(launch: Launch) -> None:

@@ -22,6 +22,7 @@ from .mounts import (  # noqa: F401 - HOST_SYSTEM_DIRS, MASKED, READONLY: used t
     standard_mounts,
 )
 from .options import RESOURCE_FIELDS, RunOptions
+from .sysctl import sysctls
 from .user import environment, parse_user
 
 
@@ -405,6 +406,7 @@ def build(o: RunOptions, *, cid: str, rootfs: RootfsInput, host: Host | None = N
         rootfs_propagation=prop,
         masked_paths=tuple(masked) if ns["mount"] is not None else (),
         readonly_paths=tuple(readonly) if ns["mount"] is not None else (),
+        sysctl=sysctls(o, ns, gids, host),
     )
     from .privileges import apply as apply_privileges
 

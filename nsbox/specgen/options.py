@@ -78,6 +78,7 @@ class RunOptions(Record):
     cap_drop: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
     ulimit: tuple[str, ...] = ()         # NAME=SOFT[:HARD]
+    sysctl: tuple[str, ...] = ()         # KEY=VALUE (nsbox.specgen.sysctl)
     oom_score_adj: int | str | None = None
     group_add: tuple[str, ...] = ()
     landlock_ro: tuple[str, ...] = ()

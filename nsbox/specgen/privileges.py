@@ -1,7 +1,8 @@
 """RunOptions -> the privilege part of a Spec: capabilities, no_new_privs,
 seccomp, masked/read-only paths, rlimits, OOM score, groups, Landlock.
 
-Defaults are Docker's (moby oci/caps/defaults.go, profiles/seccomp/default.json,
+Defaults are Podman's capabilities (Docker's minus NET_RAW, MKNOD, AUDIT_WRITE) and
+Docker's seccomp profile and paths (moby profiles/seccomp/default.json,
 oci/defaults.go); ``--privileged`` lifts them as Docker does.  No system calls:
 host facts come from the builder's Host (tests point ``host.root`` at a fake tree).
 """
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
     from .builder import Host
     from .options import RunOptions
 
-# moby oci/caps/defaults.go DefaultCapabilities (Podman's default adds none of the others).
-DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-                "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-                "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
+# Podman's default set since 4.0 (containers/common pkg/config DefaultCapabilities):
+# moby's (oci/caps/defaults.go) without NET_RAW (raw and packet sockets: spoofed
+# packets, ARP on the container's network), MKNOD and AUDIT_WRITE.  `ping` keeps
+# working through unprivileged ICMP sockets (net.ipv4.ping_group_range, set by
+# specgen/sysctl.py); --cap-add gives any of them back.  Effective mask 0x800405fb.
+DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+                "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_SETFCAP")
 ULIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
            "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
            "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
@@ -149,7 +153,7 @@ def available_caps(host: Host, new_user: bool) -> list[str]:
 def capability_list(o: RunOptions, host: Host, new_user: bool = False) -> tuple[list[str], list[str]]:
     """(the container's capabilities, those --cap-add asked for), after moby's
     TweakCapabilities: ALL in --cap-add (or --privileged) starts from every
-    capability, ALL in --cap-drop from none, else from Docker's default set."""
+    capability, ALL in --cap-drop from none, else from the default set."""
     from ..kernel.caps import NUMBERS
 
     every = available_caps(host, new_user)

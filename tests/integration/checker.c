@@ -1,4 +1,5 @@
-/* Escape/abuse attempts run inside a container by tests/integration/test_privileges.py.
+/* Escape/abuse attempts run inside a container by tests/integration/test_privileges.py
+ * and test_escape_battery.py.
  *
  * `checker NAME...` runs each named attempt and prints one line per attempt:
  * "NAME=ok" when the call succeeded, "NAME=EPERM" (errno name) when it failed,
@@ -20,13 +21,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
+#include <dirent.h>
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
@@ -50,6 +54,9 @@ static const char *ename(int e) {
     case ENODEV: return "ENODEV";
     case EBUSY: return "EBUSY";
     case ENOMEM: return "ENOMEM";
+    case EEXIST: return "EEXIST";
+    case ENOTTY: return "ENOTTY";
+    case EIO: return "EIO";
     default: {
         static char buf[32];
         snprintf(buf, sizeof buf, "E%d", e);
@@ -131,6 +138,16 @@ static long do_ptrace_pid1(void) {
     long rc = ptrace(PTRACE_ATTACH, 1, 0, 0);
     if (rc == 0)
         ptrace(PTRACE_DETACH, 1, 0, 0);
+    return rc;
+}
+
+static long do_setns_pid1_mnt(void) {
+    int fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+    long rc = syscall(SYS_setns, fd, 0);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = e;
     return rc;
 }
 
@@ -257,6 +274,233 @@ static void read_path(const char *n, const char *path) {
     close(fd);
 }
 
+
+/* ---- device nodes, sockets, namespaces, clocks, raw I/O (issue 15's classes) ---- */
+
+static long do_mknod(const char *path, mode_t kind, unsigned maj, unsigned min) {
+    long rc = mknod(path, kind | 0600, makedev(maj, min));
+    int e = errno;
+    if (rc == 0)
+        unlink(path);
+    errno = e;
+    return rc;
+}
+
+static long do_socket(int domain, int type, int proto) {
+    int fd = socket(domain, type, proto);
+    if (fd >= 0)
+        close(fd);
+    return fd < 0 ? -1 : 0;
+}
+
+static long do_unshare_ipc(void) { return unshare(CLONE_NEWIPC); }
+static long do_unshare_uts(void) { return unshare(CLONE_NEWUTS); }
+static long do_unshare_pid(void) { return unshare(CLONE_NEWPID); }
+static long do_unshare_cgroup(void) { return unshare(CLONE_NEWCGROUP); }
+static long do_unshare_time(void) { return unshare(0x80 /* CLONE_NEWTIME */); }
+static long do_mount_bind(void) { return mount("/", "/mnt", NULL, MS_BIND | MS_REC, NULL); }
+static long do_fsopen(void) { return syscall(430 /* fsopen */, "tmpfs", 0); }
+static long do_open_tree(void) { return syscall(428 /* open_tree */, AT_FDCWD, "/", 1 /* OPEN_TREE_CLONE */); }
+static long do_swapoff(void) { return syscall(SYS_swapoff, "/nonexistent"); }
+static long do_ioperm(void) { return syscall(SYS_ioperm, 0x80, 1, 1); }
+
+static long do_adjtimex(void) {
+    struct timex t;
+    memset(&t, 0, sizeof t);
+    t.modes = ADJ_TICK;
+    t.tick = 10000;
+    return syscall(SYS_adjtimex, &t);
+}
+
+static long do_clock_adjtime(void) {
+    struct timex t;
+    memset(&t, 0, sizeof t);
+    t.modes = ADJ_TICK;
+    t.tick = 10000;
+    return syscall(SYS_clock_adjtime, CLOCK_REALTIME, &t);
+}
+
+/* Enter a namespace of PID 1 through a pidfd (the modern way in, setns(2)). */
+static long do_pidfd_setns(void) {
+    long fd = syscall(434 /* pidfd_open */, 1, 0);
+    if (fd < 0)
+        return -1;
+    long rc = syscall(SYS_setns, fd, CLONE_NEWNET);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* Ptrace of one's own child: the one kind of ptrace a default container keeps. */
+static long do_ptrace_child(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    if (child < 0)
+        return -1;
+    long rc = ptrace(PTRACE_ATTACH, child, 0, 0);
+    int e = errno;
+    if (rc == 0) {
+        waitpid(child, NULL, __WALL);
+        ptrace(PTRACE_DETACH, child, 0, 0);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    errno = e;
+    return rc;
+}
+
+/* Another process's memory and descriptors: pidfd_getfd, process_vm_readv, kcmp (CAP_SYS_PTRACE in the profile). */
+static long do_pidfd_getfd(void) {
+    long fd = syscall(434 /* pidfd_open */, 1, 0);
+    if (fd < 0)
+        return -1;
+    long rc = syscall(438 /* pidfd_getfd */, fd, 0, 0);
+    int e = errno;
+    if (rc >= 0)
+        close(rc);
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static long do_process_vm_readv(void) {
+    char buf[8], *remote = (char *)0x400000;
+    struct { void *base; size_t len; } local = {buf, sizeof buf}, rem = {remote, sizeof buf};
+    return syscall(SYS_process_vm_readv, 1, &local, 1, &rem, 1, 0);
+}
+
+static long do_kcmp(void) { return syscall(SYS_kcmp, 1, getpid(), 0 /* KCMP_FILE */, 0, 0); }
+
+/* io_uring_enter/register on a bad fd: EBADF when allowed, EPERM when filtered. */
+static long do_io_uring_enter(void) { return syscall(426, -1, 0, 0, 0, NULL, 0); }
+static long do_io_uring_register(void) { return syscall(427, -1, 0, NULL, 0); }
+
+/* kallsyms=zeros when every address shown is 0 (kptr_restrict / no CAP_SYSLOG). */
+static void kernel_addresses(const char *n, const char *path, int field) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("%s=%s\n", n, ename(errno));
+        return;
+    }
+    char line[512];
+    int lines = 0, nonzero = 0;
+    while (lines < 200 && fgets(line, sizeof line, f)) {
+        char *tok = strtok(line, " \t\n");
+        for (int i = 0; tok && i < field; i++)
+            tok = strtok(NULL, " \t\n");
+        if (!tok)
+            continue;
+        lines++;
+        if (strtoull(tok, NULL, 16) != 0)
+            nonzero++;
+    }
+    fclose(f);
+    printf("%s=%s\n", n, lines == 0 ? "empty" : nonzero ? "addresses" : "zeros");
+}
+
+/* Anything under /sys/fs/cgroup writable: the hierarchies' roots and one level
+ * below (v1 controllers): mkdir of a cgroup, cgroup.procs, release_agent. */
+static int try_cgroup_dir(const char *dir, char *what, size_t len, int *mkdir_errno) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/nsbox-escape-probe", dir);
+    if (mkdir(p, 0755) == 0) {
+        rmdir(p);
+        snprintf(what, len, "mkdir:%s", dir);
+        return 1;
+    }
+    if (*mkdir_errno == 0)
+        *mkdir_errno = errno;
+    const char *files[] = {"cgroup.procs", "release_agent", "notify_on_release", "cgroup.subtree_control", NULL};
+    for (const char **f = files; *f; f++) {
+        snprintf(p, sizeof p, "%s/%s", dir, *f);
+        if (open_write(p) == 0) {
+            snprintf(what, len, "write:%s", p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cgroupfs(void) {
+    char what[600] = "";
+    int first_errno = 0;
+    int found = try_cgroup_dir("/sys/fs/cgroup", what, sizeof what, &first_errno);
+    DIR *d = opendir("/sys/fs/cgroup");
+    struct dirent *e;
+    while (!found && d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[300];
+        snprintf(sub, sizeof sub, "/sys/fs/cgroup/%s", e->d_name);
+        struct stat st;
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+            found = try_cgroup_dir(sub, what, sizeof what, &first_errno);
+    }
+    if (d)
+        closedir(d);
+    if (found)
+        printf("cgroupfs=ok %s\n", what);
+    else
+        printf("cgroupfs=%s\n", ename(first_errno));
+}
+
+/* File descriptors beyond stdio, in this process and in PID 1 (nsbox must leak none). */
+static void host_fds(void) {
+    const char *dirs[] = {"/proc/self/fd", "/proc/1/fd", NULL};
+    int extra = 0;
+    char seen[512] = "";
+    for (const char **dp = dirs; *dp; dp++) {
+        DIR *d = opendir(*dp);
+        if (!d)
+            continue;
+        int own = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            int fd = atoi(e->d_name);
+            if (fd <= 2 || ((dp == dirs || getpid() == 1) && fd == own))
+                continue;
+            char p[300], target[200] = "";
+            snprintf(p, sizeof p, "%s/%s", *dp, e->d_name);
+            long n = readlink(p, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = 0;
+            extra++;
+            size_t used = strlen(seen);
+            snprintf(seen + used, sizeof seen - used, " %s->%s", p, target);
+        }
+        closedir(d);
+    }
+    printf("hostfds=%d%s\n", extra, seen);
+}
+
+/* Namespaces seen through /proc that are not ours (another process's way in). */
+static void foreign_namespaces(void) {
+    const char *kinds[] = {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts", NULL};
+    int foreign = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (atoi(e->d_name) <= 0)
+            continue;
+        for (const char **k = kinds; *k; k++) {
+            char a[300], b[64];
+            struct stat sa, sb;
+            snprintf(a, sizeof a, "/proc/%s/ns/%s", e->d_name, *k);
+            snprintf(b, sizeof b, "/proc/self/ns/%s", *k);
+            if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino != sb.st_ino)
+                foreign++;
+        }
+    }
+    if (d)
+        closedir(d);
+    printf("foreign_ns=%d\n", foreign);
+}
+
 static int run(const char *n) {
     uint64_t attr[16];
     memset(attr, 0, sizeof attr);
@@ -285,7 +529,7 @@ static int run(const char *n) {
     else if (IS("io_uring_setup")) report(n, syscall(425, 1, attr));
     else if (IS("userfaultfd")) report(n, syscall(SYS_userfaultfd, 0));
     else if (IS("personality")) report(n, syscall(SYS_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */));
-    else if (IS("setns")) report(n, syscall(SYS_setns, open("/proc/1/ns/mnt", O_RDONLY), 0));
+    else if (IS("setns")) report(n, do_setns_pid1_mnt());
     else if (IS("mount")) in_child(n, do_mount_tmpfs);
     else if (IS("mount_proc")) in_child(n, do_mount_proc);
     else if (IS("umount")) in_child(n, do_umount_proc);
@@ -307,6 +551,37 @@ static int run(const char *n) {
     else if (IS("vsock")) report(n, do_vsock());
     else if (IS("chown")) report(n, do_chown_root_file());
     else if (IS("bind80")) report(n, do_bind_low_port());
+    else if (IS("mknod_char")) report(n, do_mknod("/tmp/.nsbox-mem", S_IFCHR, 1, 1)); /* /dev/mem */
+    else if (IS("mknod_block")) report(n, do_mknod("/tmp/.nsbox-sda", S_IFBLK, 8, 0));
+    else if (IS("mknod_kmsg")) report(n, do_mknod("/tmp/.nsbox-kmsg", S_IFCHR, 1, 11));
+    else if (IS("raw6_socket")) report(n, do_socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+    else if (IS("raw_tcp_socket")) report(n, do_socket(AF_INET, SOCK_RAW, IPPROTO_TCP));
+    else if (IS("packet_dgram")) report(n, do_socket(17 /* AF_PACKET */, SOCK_DGRAM, 0));
+    else if (IS("ping_socket")) report(n, do_socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP));
+    else if (IS("unshare_ipc")) in_child(n, do_unshare_ipc);
+    else if (IS("unshare_uts")) in_child(n, do_unshare_uts);
+    else if (IS("unshare_pid")) in_child(n, do_unshare_pid);
+    else if (IS("unshare_cgroup")) in_child(n, do_unshare_cgroup);
+    else if (IS("unshare_time")) in_child(n, do_unshare_time);
+    else if (IS("mount_bind")) in_child(n, do_mount_bind);
+    else if (IS("fsopen")) report(n, do_fsopen());
+    else if (IS("open_tree")) report(n, do_open_tree());
+    else if (IS("swapoff")) report(n, do_swapoff());
+    else if (IS("ioperm")) report(n, do_ioperm());
+    else if (IS("adjtimex")) in_child(n, do_adjtimex);
+    else if (IS("clock_adjtime")) in_child(n, do_clock_adjtime);
+    else if (IS("pidfd_setns")) in_child(n, do_pidfd_setns);
+    else if (IS("ptrace_child")) in_child(n, do_ptrace_child);
+    else if (IS("pidfd_getfd")) in_child(n, do_pidfd_getfd);
+    else if (IS("process_vm_readv")) in_child(n, do_process_vm_readv);
+    else if (IS("kcmp")) report(n, do_kcmp());
+    else if (IS("io_uring_enter")) report(n, do_io_uring_enter());
+    else if (IS("io_uring_register")) report(n, do_io_uring_register());
+    else if (IS("kallsyms")) kernel_addresses(n, "/proc/kallsyms", 0);
+    else if (IS("modules_addr")) kernel_addresses(n, "/proc/modules", 5);
+    else if (IS("cgroupfs")) cgroupfs();
+    else if (IS("hostfds")) host_fds();
+    else if (IS("foreign_ns")) foreign_namespaces();
     else {
         fprintf(stderr, "checker: unknown test %s\n", n);
         return 2;
@@ -321,7 +596,11 @@ static const char *ALL[] = {
     "personality", "setns", "mount", "mount_proc", "umount", "unshare_user", "unshare_mnt",
     "unshare_net", "clone_newuser", "clone3", "ptrace_pid1", "sethostname", "settime",
     "settimeofday", "sysctl", "core_pattern", "sysrq", "sysfs", "raw_socket", "packet_socket",
-    "vsock", "chown", "bind80", NULL,
+    "vsock", "chown", "bind80", "mknod_char", "mknod_block", "mknod_kmsg", "raw6_socket", "raw_tcp_socket",
+    "packet_dgram", "ping_socket", "unshare_ipc", "unshare_uts", "unshare_pid", "unshare_cgroup",
+    "unshare_time", "mount_bind", "fsopen", "open_tree", "swapoff", "ioperm", "adjtimex", "clock_adjtime",
+    "pidfd_setns", "pidfd_getfd", "process_vm_readv", "kcmp", "ptrace_child", "io_uring_enter", "io_uring_register", "kallsyms", "modules_addr",
+    "cgroupfs", "hostfds", "foreign_ns", NULL,
 };
 
 int main(int argc, char **argv) {

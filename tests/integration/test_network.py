@@ -79,8 +79,10 @@ def stop(p: subprocess.Popen) -> tuple[str, str]:
 @pytest.mark.root
 def test_seed_veth_recipe(root_runner, busybox_rootfs, tnet, network_store):
     """The seed: a veth pair, 172.12.0.11/24 on the host end, .12 in the container, ping."""
+    # busybox 1.35's ping opens a raw socket only (CAP_NET_RAW, not in the default set); iputils'
+    # ping uses an ICMP datagram socket and works without it (test_privileges.py)
     r = tnet.nsbox(root_runner, "run", "--rootfs", busybox_rootfs, "--network", "veth:172.12.0.11/24",
-                   "--ip", "172.12.0.12", "--", "sh", "-c",
+                   "--ip", "172.12.0.12", "--cap-add", "NET_RAW", "--", "sh", "-c",
                    "ip -o -4 addr show eth0; ping -c 1 -W 3 172.12.0.11 && echo PING-OK", check=True)
     assert "172.12.0.12/24" in r.stdout and "PING-OK" in r.stdout
     # and from the host end to the container, while it runs

@@ -30,10 +30,13 @@ def spec_for(host, **kw):
     return build(RunOptions(command=("true",), **kw), cid="c" * 64, rootfs=rootfs, host=host)
 
 
-def test_defaults_are_dockers(host):
+def test_defaults_are_podmans_caps_and_dockers_profile(host):
     s = spec_for(host)
     caps = s.process.capabilities
     assert sorted(caps.bounding) == sorted(DEFAULT_CAPS)
+    assert sorted(c[4:] for c in caps.bounding) == [
+        "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP",
+        "SETUID", "SYS_CHROOT"]
     assert caps.effective == caps.permitted == caps.bounding
     assert caps.inheritable == () and caps.ambient == ()
     assert s.process.no_new_privileges is True
@@ -43,9 +46,17 @@ def test_defaults_are_dockers(host):
 
 
 def test_cap_add_and_drop(host):
-    caps = spec_for(host, cap_add=("net_admin,SYS_TIME",), cap_drop=("CAP_NET_RAW", "mknod")).process.capabilities
+    caps = spec_for(host, cap_add=("net_admin,SYS_TIME",), cap_drop=("CAP_CHOWN", "kill")).process.capabilities
     assert "CAP_NET_ADMIN" in caps.bounding and "CAP_SYS_TIME" in caps.effective
-    assert "CAP_NET_RAW" not in caps.bounding and "CAP_MKNOD" not in caps.permitted
+    assert "CAP_CHOWN" not in caps.bounding and "CAP_KILL" not in caps.permitted
+
+
+@pytest.mark.parametrize("cap", ["NET_RAW", "MKNOD", "AUDIT_WRITE"])
+def test_dockers_extra_caps_come_back_with_cap_add(host, cap):
+    assert f"CAP_{cap}" not in spec_for(host).process.capabilities.bounding
+    caps = spec_for(host, cap_add=(cap,)).process.capabilities
+    assert caps.bounding == caps.effective == caps.permitted
+    assert set(caps.bounding) == set(DEFAULT_CAPS) | {f"CAP_{cap}"}
     # the seccomp profile follows the capabilities: CAP_SYS_TIME opens clock_settime
     allowed = {n for r in spec_for(host, cap_add=("SYS_TIME",)).linux.seccomp["syscalls"] for n in r["names"]}
     assert "clock_settime" in allowed

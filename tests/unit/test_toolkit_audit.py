@@ -7,7 +7,8 @@ from nsbox.procfs import MountInfo
 
 from .fakeproc import HOST, NS, add_proc
 
-DOCKER_CAPS = 0x00000000a80425fb  # Docker's default set
+DEFAULT_CAPS = 0x00000000800405fb  # nsbox's (Podman's) default set
+DOCKER_CAPS = 0x00000000a80425fb  # Docker's: + NET_RAW, MKNOD, AUDIT_WRITE
 PRIVATE = {t: 4026532200 + i for i, t in enumerate(NS)}
 ROOTFS = ["66 43 254:0 /box / rw,relatime - ext4 /dev/vda rw",
           "67 66 0:40 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw",
@@ -16,7 +17,7 @@ ROOTFS = ["66 43 254:0 /box / rw,relatime - ext4 /dev/vda rw",
           "58 67 0:40 /sysrq-trigger /proc/sysrq-trigger ro,nosuid,nodev,noexec,relatime - proc proc rw"]
 
 
-def facts(ns=None, caps=DOCKER_CAPS, nnp="1", seccomp="2", uid_map=None, mounts=ROOTFS,
+def facts(ns=None, caps=DEFAULT_CAPS, nnp="1", seccomp="2", uid_map=None, mounts=ROOTFS,
           host_mounts=("1 0 254:0 / / rw shared:1 - ext4 /dev/vda rw",), devices=(), euid=0):
     f = A.Facts()
     f.pid = 42
@@ -62,6 +63,14 @@ def test_full_capabilities_in_host_userns_are_high_but_not_in_own_userns():
     own = A.judge(facts(PRIVATE, caps=(1 << 41) - 1, uid_map=((0, 1000, 1),)))
     assert severities(own, "capabilities") == {"ok"}
     assert severities(own, "root mapping") == {"ok"}
+
+
+def test_default_set_is_ok_dockers_extras_are_low():
+    host_user = dict(PRIVATE, user=HOST["user"])
+    assert severities(A.judge(facts(host_user)), "capabilities") == {"ok"}
+    out = [x for x in A.judge(facts(host_user, caps=DOCKER_CAPS)) if x.check == "capabilities"]
+    assert [x.severity for x in out] == ["low"]
+    assert out[0].finding.endswith("CAP_AUDIT_WRITE, CAP_MKNOD, CAP_NET_RAW") and "raw and packet" in out[0].why
 
 
 def test_net_raw_is_high_only_with_the_host_network():
