@@ -136,8 +136,17 @@ def checks(spec: model.Spec) -> list[SpecError]:
         if linux.seccomp and linux.seccomp.get("listenerPath"):
             out.append(SpecError("linux.seccomp.listenerPath", "refused: seccomp user notification is "
                                  "not supported by nsbox-runc yet"))
-    # linux.sysctl: checked by the engine for every front end (runtime/sysctl.py check, from
-    # security.prepare), with runc's rules and the namespaces as the container will have them
+    if linux is not None and linux.sysctl:
+        # names of host-wide parameters fail here with their JSON path; whether the container
+        # shares the namespace is the engine's check, for every front end (security.prepare)
+        from ..errors import ConfigError
+        from ..runtime.sysctl import namespace_of
+
+        for key in linux.sysctl:
+            try:
+                namespace_of(key)
+            except ConfigError as e:
+                out.append(SpecError(f"linux.sysctl.{key}", str(e).split(": ", 1)[-1]))
     for i, m in enumerate(spec.mounts):
         if bool(m.uid_mappings) != bool(m.gid_mappings):
             out.append(SpecError(f"mounts[{i}].gidMappings", "uidMappings and gidMappings go together"))

@@ -10,7 +10,7 @@ import pytest
 from nsbox.errors import ConfigError
 from nsbox.runc import bundle as B
 from nsbox.runc import events, features, hooks, main, opts, spec, update
-from nsbox.runtime import procattrs, sysctl
+from nsbox.runtime import procattrs
 from nsbox.spec import model
 
 
@@ -98,16 +98,6 @@ def test_ignored_with_reasons():
         assert any("apparmorProfile" in m and "AppArmor" in m for m in msgs)
     if not os.path.isdir("/sys/fs/selinux"):
         assert any("selinuxLabel" in m for m in msgs)
-
-
-def test_sysctl_namespaces():
-    assert sysctl.namespace_of("net.ipv4.ip_forward") == "network"
-    assert sysctl.namespace_of("kernel.shmmax") == "ipc"
-    assert sysctl.namespace_of("fs.mqueue.msg_max") == "ipc"
-    assert sysctl.namespace_of("kernel.panic") is None
-    assert sysctl.check({"net.core.somaxconn": "1"}, {"ipc"}) == [
-        ("net.core.somaxconn", "needs a new network namespace")]
-    assert sysctl.check({"kernel.sem": "1 2 3 4"}, {"ipc"}) == []
 
 
 def test_process_attribute_checks():
