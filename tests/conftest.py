@@ -80,6 +80,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if IS_ROOT:
+        _remove_session_cgroups()
     if IS_ROOT and _skipped_privileged:
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         msg = ("FAILED: running as root, yet these privileged tests were skipped:\n  "
@@ -87,6 +89,21 @@ def pytest_sessionfinish(session, exitstatus):
         if tr:
             tr.write_line(msg, red=True, bold=True)
         session.exitstatus = 1
+
+
+def _remove_session_cgroups() -> None:
+    """This session's cgroup parents (/nsbox-test-SESSION and the tests' own
+    variants of it), once empty: a test run leaves nothing behind either."""
+    for base in Path("/sys/fs/cgroup").glob(f"*/nsbox-test-{SESSION}*"):
+        for d in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        try:
+            base.rmdir()
+        except OSError:
+            pass
 
 
 def nsbox_path() -> str:

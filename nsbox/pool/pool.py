@@ -1,7 +1,7 @@
 """``nsbox.Pool``: fresh, isolated sandboxes from a warm server, in about a millisecond.
 
     with nsbox.Pool(size=4, rootfs="/srv/root", memory="256m", pids_limit=64) as pool:
-        r = pool.run(["python3", "-c", "print(6 * 7)"], timeout=5)
+        r = pool.run(["sh", "-c", "echo $((6 * 7))"], timeout=5)
         r = await pool.arun(["sh", "-c", "echo $X"], env={"X": "1"}, text=True)
 
 The template takes ``nsbox.run``'s keywords; each run gets fresh PID, mount, IPC,
