@@ -106,7 +106,19 @@ def _root(s: Spec, out: list[SpecError]) -> None:
         out.append(SpecError("root.path", "is required with a mount namespace"))
 
 
-CHECKS = [_version, _root, _process, _mounts, _namespaces]
+def _shapes(s: Spec, out: list[SpecError]) -> None:
+    """The parts kept as plain JSON, against config-linux.md's types (shapes.py)."""
+    if s.linux is None:
+        return
+    from . import shapes
+
+    if s.linux.resources is not None:
+        shapes.resources(s.linux.resources, out)
+    if s.linux.net_devices:
+        shapes.net_devices(s.linux.net_devices, out)
+
+
+CHECKS = [_version, _root, _process, _mounts, _namespaces, _shapes]
 
 
 def problems(spec: Spec) -> list[SpecError]:
