@@ -25,6 +25,11 @@ class KernelError(OSError, Error):
         self.op = op
         self.hint = hint
 
+    @property
+    def path(self) -> str | None:
+        """The path the call was about (OSError's ``filename``)."""
+        return self.filename  # type: ignore[no-any-return]
+
     def __str__(self) -> str:
         msg = f"{self.op}: {self.strerror}"
         if self.hint:

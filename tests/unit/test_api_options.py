@@ -107,3 +107,9 @@ def test_result_repr_and_check():
         r.check_returncode()
     assert e.value.result is r and e.value.returncode == 137
     nsbox.Result(["true"], 0).check_returncode()
+
+
+def test_kernel_error_names_op_path_errno():
+    e = nsbox.KernelError(2, "mount `proc` to `/proc`", "/proc")
+    assert (e.op, e.path, e.errno) == ("mount `proc` to `/proc`", "/proc", 2)
+    assert str(e) == "mount `proc` to `/proc`: No such file or directory"
