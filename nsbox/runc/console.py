@@ -34,11 +34,16 @@ def send_master(path: str, master: int, s=None) -> None:
 
 
 def write_pid_file(path: str, pid: int) -> None:
-    """Atomically (a reader never sees it half written), as runc does."""
+    """Atomically (a reader never sees it half written), as runc does; the
+    temporary file is a new one (O_EXCL, O_NOFOLLOW): a link planted at its
+    name in a directory others may write is not followed."""
     path = os.path.abspath(path)
     tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.{os.getpid()}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise NsboxError(f"--pid-file `{path}`: create `{tmp}`: {e.strerror}") from None
+    try:
         try:
             os.write(fd, str(pid).encode())
         finally:
