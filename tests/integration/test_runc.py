@@ -663,3 +663,38 @@ def test_capabilities_that_cannot_be_granted_are_warnings(rc, bundle):
 def test_invalid_hooks_and_oom_score(rc, bundle, edit, path):
     r = rc.run("create", "--bundle", bundle(["true"], edit=edit), unique())
     assert r.returncode == 1 and f"{path}:" in r.stderr
+
+
+def test_a_cgroup_in_use_or_frozen_is_refused_and_left_alone(rc, bundle):
+    # runc's "container's cgroup is not empty": a second container given the first
+    # one's linux.cgroupsPath (or any populated cgroup) must not join it, and its
+    # failure (or a later delete --force) must not kill what runs there
+    cid = unique()
+    b = bundle(["sleep", "60"], cid)
+    rc.run("create", "--bundle", b, cid, check=True)
+    pid = rc.state(cid)["pid"]
+    path = json.load(open(f"{b}/config.json"))["linux"]["cgroupsPath"]
+    cid2 = unique()
+    b2 = bundle(["sleep", "60"], cid2, name="b2", edit=lambda c: c["linux"].update(cgroupsPath=path))
+    r = rc.run("create", "--bundle", b2, cid2)
+    assert r.returncode == 1 and f"cgroup `{path}` is not empty: 1 process(es) found" in r.stderr, r.stderr
+    assert rc.run("delete", "--force", cid2).returncode == 0
+    assert alive(pid) and rc.status(cid) == "created" and cgroup_dirs(path)
+    assert not os.path.exists(f"{rc.root}/containers/{cid2}")
+    rc.run("delete", "--force", cid, check=True)
+    assert not alive(pid) and not cgroup_dirs(path)
+    frozen = f"{path}-frozen"
+    freezer = f"/sys/fs/cgroup/freezer{frozen}"
+    os.makedirs(freezer)
+    try:
+        with open(f"{freezer}/freezer.state", "w") as f:
+            f.write("FROZEN")
+        b3 = bundle(["true"], cid2, name="b3", edit=lambda c: c["linux"].update(cgroupsPath=frozen))
+        r = rc.run("create", "--bundle", b3, cid2)
+        assert r.returncode == 1 and f"cgroup `{frozen}` is frozen" in r.stderr, r.stderr
+        assert os.path.isdir(freezer) and not os.path.exists(f"{rc.root}/containers/{cid2}")
+    finally:
+        with open(f"{freezer}/freezer.state", "w") as f:
+            f.write("THAWED")
+        for d in cgroup_dirs(frozen):
+            os.rmdir(d)
