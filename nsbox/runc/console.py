@@ -13,11 +13,24 @@ def connect(path: str):
     import socket
 
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    dfd = -1
     try:
-        s.connect(path)
+        target = path
+        if len(os.fsencode(path)) >= 108:  # sockaddr_un's sun_path: through the directory
+            dfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_CLOEXEC)
+            target = f"/proc/self/fd/{dfd}/{os.path.basename(path)}"
+            if len(os.fsencode(target)) >= 108:
+                raise NsboxError(f"--console-socket `{path}`: the socket's name is too long")
+        s.connect(target)
     except OSError as e:
         s.close()
-        raise NsboxError(f"--console-socket `{path}`: {e.strerror}") from None
+        raise NsboxError(f"--console-socket `{path}`: {e.strerror or e}") from None
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        if dfd >= 0:
+            os.close(dfd)
     return s
 
 

@@ -213,3 +213,30 @@ def test_pid_file_is_not_written_through_a_planted_symlink(tmp_path):
     write_pid_file(str(tmp_path / "c.pid"), 4242)
     assert (tmp_path / "c.pid").read_text() == "4242"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pid", "victim"]
+
+
+def test_console_socket_with_a_path_longer_than_sun_path(tmp_path):
+    # conmon's and shims' socket paths can pass the 108 bytes of sockaddr_un:
+    # reached through the directory (as /proc/self/fd/N/NAME), else a clear error
+    import socket
+
+    from nsbox.errors import NsboxError
+    from nsbox.runc.console import connect
+
+    deep = tmp_path / ("d" * 100) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = str(deep / "console.sock")
+    assert len(path) > 108
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dfd = os.open(deep, os.O_PATH)
+    try:
+        srv.bind(f"/proc/self/fd/{dfd}/console.sock")
+        srv.listen(1)
+        connect(path).close()
+    finally:
+        os.close(dfd)
+        srv.close()
+    with pytest.raises(NsboxError, match=r"--console-socket `.*/nothing.sock`: No such file or directory"):
+        connect(str(deep / "nothing.sock"))
+    with pytest.raises(NsboxError, match=r"--console-socket `.*`: the socket's name is too long"):
+        connect(str(deep / ("n" * 120)))
