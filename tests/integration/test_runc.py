@@ -698,3 +698,20 @@ def test_a_cgroup_in_use_or_frozen_is_refused_and_left_alone(rc, bundle):
             f.write("THAWED")
         for d in cgroup_dirs(frozen):
             os.rmdir(d)
+
+
+def test_uid_4294967295_or_negative_is_refused_not_left_as_root(rc, bundle, tmp_path):
+    # (uid_t)-1 is "unchanged" to setresuid(2)/setresgid(2): the process would stay root
+    cid = unique()
+    b = bundle(["id"], cid, edit=lambda c: c["process"].update(user={"uid": 4294967295, "gid": 4294967295}))
+    r = rc.run("run", "--bundle", b, cid)
+    assert r.returncode != 0 and "uid=0" not in r.stdout and "4294967295" in r.stderr, (r.stdout, r.stderr)
+    rc.run("delete", "--force", cid)
+    cid = unique()
+    b = bundle(["sleep", "60"], cid, name="b2")
+    rc.run("run", "--detach", "--bundle", b, cid, check=True)
+    for user in ({"uid": -1, "gid": 0}, {"uid": 0, "gid": -1}, {"uid": 4294967295, "gid": 0}):
+        (tmp_path / "p.json").write_text(json.dumps({"args": ["id", "-u"], "cwd": "/", "user": user}))
+        r = rc.run("exec", "--process", str(tmp_path / "p.json"), cid)
+        assert r.returncode != 0 and r.stdout.strip() != "0", (user, r.stdout, r.stderr)
+    rc.run("delete", "--force", cid, check=True)
