@@ -258,11 +258,12 @@ class Job(Running):
             exited(created, code)
             cpu, peak = self._usage()
         except BaseException:
-            self._abandon()
+            self._abandon()  # (closes the pidfd)
             raise
         finally:
-            os.close(self.pidfd)
-            self.pidfd = -1
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+                self.pidfd = -1
         finish(created, code)
         self.created = None  # released: nothing left to abandon
         if self.timed_out:

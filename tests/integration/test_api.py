@@ -354,3 +354,26 @@ def test_uid_4294967295_is_refused_not_left_as_root(root_runner):
     """)
     for key in ("4294967295:0", "0:4294967295", "pool"):
         assert out[key].startswith("refused: ") and "4294967295" in out[key], (key, out[key])
+
+
+def test_an_execve_failure_is_an_exec_error(runner):
+    # execve itself fails (E2BIG: one argument over MAX_ARG_STRLEN): the ExecError
+    # must reach the caller, not an OSError from the clean-up after it
+    out = api(runner, """
+        import asyncio
+        big = ["true", "x" * 200000]
+        try:
+            nsbox.run(big)
+            out["run"] = "no error"
+        except Exception as e:
+            out["run"] = [type(e).__name__, str(e), getattr(e, "exit_code", None)]
+        try:
+            asyncio.run(nsbox.arun(big))
+            out["arun"] = "no error"
+        except Exception as e:
+            out["arun"] = [type(e).__name__, str(e), getattr(e, "exit_code", None)]
+        out["after"] = nsbox.run(["true"]).returncode
+    """)
+    for key in ("run", "arun"):
+        assert out[key][0] == "ExecError" and "Argument list too long" in out[key][1], (key, out[key])
+    assert out["after"] == 0
