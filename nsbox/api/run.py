@@ -94,6 +94,10 @@ class _Pipes:
         if not isinstance(fileno, int) or isinstance(fileno, bool) or fileno < 0:
             raise ConfigError(f"{name} `{how!r}`: expected None, nsbox.PIPE, nsbox.DEVNULL, a file "
                               "descriptor or a file object")
+        try:
+            os.fstat(fileno)
+        except OSError as e:
+            raise ConfigError(f"{name} `{fileno}`: {e.strerror}") from None
         return fileno
 
     def started(self) -> None:

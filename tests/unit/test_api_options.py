@@ -107,3 +107,13 @@ def test_result_repr_and_check():
         r.check_returncode()
     assert e.value.result is r and e.value.returncode == 137
     nsbox.Result(["true"], 0).check_returncode()
+
+
+def test_a_closed_stdio_fd_is_a_config_error_naming_it():
+    # (it was a KernelError from inside the container's set-up: "container set-up: Bad file descriptor")
+    from nsbox.api.run import _Pipes
+
+    for kw, name in (({"stdin": 9999}, "stdin"), ({"stdout": 9998}, "stdout"), ({"stderr": 9997}, "stderr")):
+        args = {"stdin": None, "stdout": None, "stderr": None, **kw}
+        with pytest.raises(ConfigError, match=rf"^{name} `999\d`: Bad file descriptor$"):
+            _Pipes(None, args["stdin"], args["stdout"], args["stderr"])
