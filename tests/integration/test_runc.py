@@ -715,3 +715,37 @@ def test_uid_4294967295_or_negative_is_refused_not_left_as_root(rc, bundle, tmp_
         r = rc.run("exec", "--process", str(tmp_path / "p.json"), cid)
         assert r.returncode != 0 and r.stdout.strip() != "0", (user, r.stdout, r.stderr)
     rc.run("delete", "--force", cid, check=True)
+
+
+def test_start_container_hook_runs_with_the_containers_privileges(rc, bundle, tmp_path):
+    # startContainer's executable is resolved in the container's root (the image's
+    # file): it must run as the container's process would (its user, capabilities,
+    # no_new_privs and cgroup), not with the runtime's full capabilities (an escape)
+    cid = unique()
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    os.chmod(inside, 0o777)
+
+    def edit(cfg):
+        cfg["process"]["noNewPrivileges"] = True
+        cfg["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+            "sh", "-c", "cat /proc/self/status > /hookdir/status; cat /proc/self/cgroup > /hookdir/cgroup"]}]}
+        cfg["mounts"].append({"destination": "/hookdir", "type": "bind", "source": str(inside),
+                              "options": ["rbind", "rw"]})
+    b = bundle(["sleep", "60"], cid, edit=edit)
+    rc.run("create", "--bundle", b, cid, check=True)
+    pid = rc.state(cid)["pid"]
+    rc.run("start", cid, check=True)
+    wait_for(lambda: cmdline(pid) == ["sleep", "60"], what="execve of the user program")
+
+    def fields(text):
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
+    hook = fields((inside / "status").read_text())
+    with open(f"/proc/{pid}/status") as f:
+        ctr = fields(f.read())
+    for key in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "NoNewPrivs", "Uid", "Gid"):
+        assert hook[key] == ctr[key], (key, hook[key], ctr[key])
+    # in the container's cgroup namespace, its own cgroup is "/" ("/.." was the runtime's)
+    got = (inside / "cgroup").read_text().splitlines()
+    assert [line.split(":", 2)[2] for line in got if ":pids:" in line] == ["/"], got
+    rc.run("delete", "--force", cid, check=True)
