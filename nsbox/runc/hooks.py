@@ -108,6 +108,7 @@ def _child(hook: model.Hook, exe: int, stdin_r: int, err_w: int, join_pid: int,
             _join(join_pid)
         if drop is not None:
             drop()
+            os.closerange(3, 0x7FFFFFFF)  # nothing of our caller's (a host directory fd is a way out)
         args = list(hook.args) or [hook.path]
         env = dict(kv.split("=", 1) for kv in hook.env if "=" in kv)
         if exe >= 0:

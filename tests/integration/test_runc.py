@@ -729,14 +729,21 @@ def test_start_container_hook_runs_with_the_containers_privileges(rc, bundle, tm
     def edit(cfg):
         cfg["process"]["noNewPrivileges"] = True
         cfg["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
-            "sh", "-c", "cat /proc/self/status > /hookdir/status; cat /proc/self/cgroup > /hookdir/cgroup"]}]}
+            "sh", "-c", "cat /proc/self/status > /hookdir/status; cat /proc/self/cgroup > /hookdir/cgroup; "
+            "ls /proc/self/fd > /hookdir/fds"]}]}
         cfg["mounts"].append({"destination": "/hookdir", "type": "bind", "source": str(inside),
                               "options": ["rbind", "rw"]})
     b = bundle(["sleep", "60"], cid, edit=edit)
     rc.run("create", "--bundle", b, cid, check=True)
     pid = rc.state(cid)["pid"]
-    rc.run("start", cid, check=True)
+    host_dir = os.open("/", os.O_RDONLY)  # a caller's inheritable fd (a shim's, conmon's): not the hook's
+    os.set_inheritable(host_dir, True)
+    try:
+        rc.run("start", cid, check=True, pass_fds=(host_dir,))
+    finally:
+        os.close(host_dir)
     wait_for(lambda: cmdline(pid) == ["sleep", "60"], what="execve of the user program")
+    assert (inside / "fds").read_text().split() == ["0", "1", "2", "3"]  # (3: ls's own)
 
     def fields(text):
         return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
