@@ -94,6 +94,10 @@ class _Pipes:
         if not isinstance(fileno, int) or isinstance(fileno, bool) or fileno < 0:
             raise ConfigError(f"{name} `{how!r}`: expected None, nsbox.PIPE, nsbox.DEVNULL, a file "
                               "descriptor or a file object")
+        try:
+            os.fstat(fileno)
+        except OSError as e:
+            raise ConfigError(f"{name} `{fileno}`: {e.strerror}") from None
         return fileno
 
     def started(self) -> None:
@@ -258,11 +262,12 @@ class Job(Running):
             exited(created, code)
             cpu, peak = self._usage()
         except BaseException:
-            self._abandon()
+            self._abandon()  # (closes the pidfd)
             raise
         finally:
-            os.close(self.pidfd)
-            self.pidfd = -1
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+                self.pidfd = -1
         finish(created, code)
         self.created = None  # released: nothing left to abandon
         if self.timed_out:

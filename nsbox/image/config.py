@@ -25,6 +25,16 @@ def _strings(v: object, what: str) -> list[str]:
     return list(v)
 
 
+def _string(c: dict[str, Any], key: str, image: str) -> str | None:
+    """A string field of the image's config (None when absent or empty)."""
+    v = c.get(key)
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str):
+        raise ConfigError(f"image `{image}`: {key}: expected a string")
+    return v
+
+
 def parse_entrypoint(value: str) -> list[str]:
     """``--entrypoint``: a JSON array (Podman) or one program (Docker); "" clears it."""
     if value.startswith("["):
@@ -53,7 +63,11 @@ def apply(opts: RunOptions, config: dict[str, Any], image: str) -> tuple[RunOpti
     if not command:
         raise ConfigError(f"image `{image}`: no Entrypoint or Cmd in its config; give a command")
     env = tuple(_strings(c.get("Env"), f"image `{image}`: Env")) + tuple(opts.env)
-    workdir = opts.workdir or c.get("WorkingDir") or None
-    user = opts.user or c.get("User") or None
-    stop = c.get("StopSignal") if isinstance(c.get("StopSignal"), str) and c.get("StopSignal") else None
+    workdir, user = opts.workdir, opts.user
+    if not workdir:
+        workdir = _string(c, "WorkingDir", image)
+        if workdir is not None and not workdir.startswith("/"):
+            raise ConfigError(f"image `{image}`: WorkingDir `{workdir}`: not an absolute path")
+    user = user or _string(c, "User", image)
+    stop = _string(c, "StopSignal", image)
     return opts.replace(command=command, env=env, workdir=workdir, user=user), stop

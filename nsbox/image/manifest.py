@@ -45,6 +45,9 @@ def parse_json(data: bytes, what: str) -> dict[str, Any]:
     return obj
 
 
+MAX_CONFIG = 4 << 20  # as containers/image (iolimits.MaxConfigBodySize)
+
+
 def descriptor(d: object, what: str) -> dict[str, Any]:
     if not isinstance(d, dict) or not isinstance(d.get("digest"), str) or not isinstance(d.get("size"), int) \
             or isinstance(d.get("size"), bool) or d["size"] < 0:
@@ -83,6 +86,8 @@ def check_manifest(doc: dict[str, Any], mt: str, what: str) -> dict[str, Any]:
     cfg = descriptor(doc.get("config"), f"{what}: config")
     if cfg.get("mediaType") not in CONFIGS:
         raise ConfigError(f"{what}: config media type `{cfg.get('mediaType')}` is not an image config")
+    if cfg["size"] > MAX_CONFIG:  # read whole into memory: bounded before it is fetched
+        raise ConfigError(f"{what}: config of {cfg['size']} bytes (more than 4 MiB)")
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise ConfigError(f"{what}: no layers list")

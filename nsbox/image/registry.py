@@ -150,11 +150,21 @@ class Registry:
             if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
                 url = urllib.parse.urljoin(url, resp.getheader("Location"))
                 conn.close()
+                self._check_redirect(u.scheme, url, what)
                 if urllib.parse.urlsplit(url).netloc != u.netloc:
                     headers = {k: v for k, v in headers.items() if k != "Authorization"}
                 continue
             return Response(conn, resp)
         raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects")
+
+    def _check_redirect(self, scheme: str, url: str, what: str) -> None:
+        """A redirect names http or https, and leaves HTTPS for plain HTTP only where
+        plain HTTP is allowed at all (loopback, insecure): the request's credentials
+        or token must not cross the network in clear."""
+        to = urllib.parse.urlsplit(url).scheme
+        if to not in ("http", "https") or (to == "http" and scheme == "https" and not self.may_use_http):
+            kind = "plain HTTP" if to == "http" else f"`{to}:`"
+            raise RegistryError(f"{what}: {self.host} redirected to {kind} ({url}): refused")
 
     def _base(self, what: str) -> str:
         if self.scheme is None:

@@ -381,6 +381,11 @@ class Store:
                     os.rename(path, trash)  # gone at once; removed below (or by collect_tmp)
                     remove_tree(trash)
                     removed.append(path)
+        for name in _listdir(f"{self.root}/locks"):
+            # digest locks are taken under gc.lock shared, which we hold exclusively:
+            # nobody has one open; those of what is gone would otherwise pile up
+            if name not in blobs and name not in layers:
+                os.unlink(f"{self.root}/locks/{name}")
         self.collect_tmp()
         return removed
 

@@ -6,6 +6,7 @@ them first (nsbox.runtime.userns) so the user reads which rule was broken.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from .errors import KernelError
@@ -45,7 +46,15 @@ def read_map(path: str) -> list[tuple[int, int, int]]:
         return [tuple(int(x) for x in line.split()) for line in f if line.strip()]  # type: ignore[misc]
 
 
+def _real_id(what: str, n: int) -> None:
+    """(uid_t)-1 is "leave unchanged" to the set*id calls: asked for it (or for a
+    negative id), a process must fail, not stay root."""
+    if not 0 <= n < 0xFFFFFFFF:
+        raise KernelError(errno.EINVAL, f"{what} {n}: not a valid id (0 to 4294967294)")
+
+
 def setresuid(uid: int) -> None:
+    _real_id("setresuid", uid)
     try:
         os.setresuid(uid, uid, uid)
     except OSError as e:
@@ -53,6 +62,7 @@ def setresuid(uid: int) -> None:
 
 
 def setresgid(gid: int) -> None:
+    _real_id("setresgid", gid)
     try:
         os.setresgid(gid, gid, gid)
     except OSError as e:

@@ -16,6 +16,7 @@ once, the others wait their turn.
 from __future__ import annotations
 
 import _socket
+import errno
 import threading
 
 from ..api.result import Reason, Result, from_status
@@ -205,7 +206,10 @@ class Pool:
                     if self._closed:
                         raise PoolClosed("pool: closed")
                     wire.send(self._ctl, req, (theirs.fileno(), *io.send_fds))
-            except OSError:
+            except OSError as e:
+                if e.errno in (errno.EMSGSIZE, errno.ENOBUFS):
+                    raise ConfigError("pool.run: the request (arguments and environment) is larger than a "
+                                      f"pool's socket carries ({e.strerror})") from None
                 raise PoolClosed(self._died()) from None
             theirs.close()
             io.sent()

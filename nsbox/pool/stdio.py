@@ -59,6 +59,11 @@ class Stdio:
                               "(or give input=)")
 
     def _pass(self, fd: int, owned: bool) -> None:
+        if not owned:
+            try:
+                os.fstat(fd)  # a closed fd would fail the whole request, as if the server died
+            except OSError as e:
+                raise ConfigError(f"{('stdin', 'stdout', 'stderr')[len(self.modes)]} `{fd}`: {e.strerror}") from None
         self.modes.append("fd")
         self.send_fds.append(fd)
         if owned:

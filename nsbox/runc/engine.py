@@ -56,7 +56,11 @@ def create(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> C
     """A created container (init waiting before execve); raises with nothing left on failure."""
     from ..runtime.create import create as create_stages
     from ..runtime.run import abandon
+    from .store import rootless as is_rootless
 
+    path = cgroup_path(spec, cid, is_rootless())
+    if path is not None:
+        refuse_used_cgroup(path)  # before anything is made (or recorded: its release kills)
     created = prepare(store, cid, spec, opts)
     before_start = opts.before_start
     if before_start is not None and created.launch.plan.setup_rootfs:
@@ -64,12 +68,25 @@ def create(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> C
         created.launch.pause_before_pivot = True
         created.before_pivot, before_start = before_start, None
     try:
-        path = cgroup_path(spec, cid, created.launch.rootless)
         create_stages(created, path, before_start=before_start, persist_created=True)
     except BaseException:
         abandon(created)
         raise
     return created
+
+
+def refuse_used_cgroup(path: str) -> None:
+    """runc's refusals: a cgroup that already holds processes (another container's:
+    ours would share its limits, and deleting ours would kill them), or a frozen one."""
+    from ..cgroups.manager import Cgroup
+    from ..errors import Conflict
+    from .freezer import is_frozen
+
+    pids = Cgroup(path).procs()
+    if pids:
+        raise Conflict(f"create: cgroup `{path}` is not empty: {len(pids)} process(es) found")
+    if is_frozen(path):
+        raise Conflict(f"create: cgroup `{path}` is frozen")
 
 
 def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> Created:

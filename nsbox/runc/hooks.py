@@ -42,16 +42,19 @@ def run_all(spec: model.Spec, stage: str, state: dict, *, join_pid: int = 0, res
     from .. import jsonio
 
     data = jsonio.dumps(state).encode()
+    confine = spec.process if resolve_inside else None
     for i, hook in enumerate(hooks_of(spec, stage)):
         try:
-            run_one(hook, data, f"hooks.{json_name(stage)}[{i}]", join_pid=join_pid, resolve_inside=resolve_inside)
+            run_one(hook, data, f"hooks.{json_name(stage)}[{i}]", join_pid=join_pid, resolve_inside=resolve_inside,
+                    confine=confine)
         except HookError as e:
             if warn is None:
                 raise
             warn(str(e))
 
 
-def run_one(hook: model.Hook, data: bytes, where: str, *, join_pid: int = 0, resolve_inside: bool = False) -> None:
+def run_one(hook: model.Hook, data: bytes, where: str, *, join_pid: int = 0, resolve_inside: bool = False,
+            confine: model.Process | None = None) -> None:
     exe = -1
     if join_pid and not resolve_inside:
         try:  # createContainer: the path resolves in the runtime namespace
@@ -64,7 +67,7 @@ def run_one(hook: model.Hook, data: bytes, where: str, *, join_pid: int = 0, res
     if pid == 0:
         os.close(stdin_w)  # (close-on-exec, but a joining child forks before it execs)
         os.close(err_r)
-        _child(hook, exe, stdin_r, err_w, join_pid)
+        _child(hook, exe, stdin_r, err_w, join_pid, confine)
     for fd in (stdin_r, err_w) + ((exe,) if exe >= 0 else ()):
         os.close(fd)
     try:
@@ -90,14 +93,22 @@ def _tail(output: bytes) -> str:
     return f": {text[-400:]}" if text else ""
 
 
-def _child(hook: model.Hook, exe: int, stdin_r: int, err_w: int, join_pid: int) -> None:
+def _child(hook: model.Hook, exe: int, stdin_r: int, err_w: int, join_pid: int,
+           confine: model.Process | None) -> None:
     try:
         os.dup2(stdin_r, 0)
         os.dup2(err_w, 2)
         null = os.open("/dev/null", os.O_WRONLY)
         os.dup2(null, 1)  # stdout to /dev/null: our stdout may be the container's log
+        drop = None
+        if confine is not None:
+            _join_cgroups(join_pid)  # (host paths: before the cgroup namespace)
+            drop = _privileges(confine)  # (imports and /proc reads: before the mount namespace)
         if join_pid:
             _join(join_pid)
+        if drop is not None:
+            drop()
+            os.closerange(3, 0x7FFFFFFF)  # nothing of our caller's (a host directory fd is a way out)
         args = list(hook.args) or [hook.path]
         env = dict(kv.split("=", 1) for kv in hook.env if "=" in kv)
         if exe >= 0:
@@ -110,6 +121,54 @@ def _child(hook: model.Hook, exe: int, stdin_r: int, err_w: int, join_pid: int) 
     except BaseException as e:  # noqa: BLE001 - a forked child never returns
         os.write(2, str(e).encode())
     os._exit(127)
+
+
+def _join_cgroups(pid: int) -> None:
+    """Into the cgroups of the container's init, in every hierarchy (best effort:
+    rootless may have none it can write)."""
+    from ..cgroups.detect import detect
+
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f if line.count(":") >= 2]
+    for h in detect().hierarchies:
+        for hid, ctrls, path in lines:
+            if (h.version == 2 and hid == "0") or (h.version == 1 and hid != "0" and set(ctrls.split(",")) == (
+                    set(h.controllers) | ({f"name={h.name}"} if h.name else set()))):
+                try:
+                    with open(f"{h.mountpoint}{path}/cgroup.procs", "w") as cp:
+                        cp.write("0")
+                except OSError:
+                    pass
+
+
+def _privileges(proc: model.Process):
+    """A startContainer hook's executable is the container's file: it runs as the
+    container's process would (user, capabilities, no_new_privs), as in runc's init.
+    Returns the function that drops to them (called once in the container)."""
+    from ..kernel import caps as K
+    from ..kernel import ids, prctl
+    from ..runtime.privileges import cap_masks
+
+    last = K.last_cap()
+    masks = cap_masks(proc.capabilities, last) if proc.capabilities is not None else dict.fromkeys(
+        ("bounding", "effective", "permitted", "inheritable", "ambient"), 0)
+    user = proc.user
+
+    def drop() -> None:
+        K.bounding_limit(masks["bounding"], last)
+        prctl.set_keepcaps(True)
+        ids.setgroups(list(user.additional_gids))
+        ids.setresgid(user.gid)
+        ids.setresuid(user.uid)
+        prctl.set_keepcaps(False)
+        K.capset(masks["effective"], masks["permitted"], masks["inheritable"])
+        K.ambient_clear()
+        for cap in range(last + 1):
+            if masks["ambient"] >> cap & 1:
+                K.ambient_raise(cap)
+        if proc.no_new_privileges:
+            prctl.set_no_new_privs()
+    return drop
 
 
 def _join(pid: int) -> None:

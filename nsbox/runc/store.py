@@ -42,7 +42,7 @@ def default_root() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and S._owned_dir(xdg):
         return f"{xdg}/nsbox-runc"
-    return f"/tmp/nsbox-runc-{os.geteuid()}"
+    return S.tmp_root("nsbox-runc")
 
 
 def store() -> S.Store:

@@ -47,7 +47,29 @@ def default_root() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and _owned_dir(xdg):
         return f"{xdg}/nsbox"
-    return f"/tmp/nsbox-{os.geteuid()}"
+    return tmp_root("nsbox")
+
+
+TMP_DIR = "/tmp"
+
+
+def tmp_root(prefix: str) -> str:
+    """``/tmp/<prefix>-<uid>``, the rootless fallback: anyone may make it first
+    (with a state.json whose resources we would release), so it must be ours."""
+    path = f"{TMP_DIR}/{prefix}-{os.geteuid()}"
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    if (st.st_mode & 0o170000) != 0o040000:
+        why = "not a directory (a symlink here is refused)"
+    elif st.st_uid != os.geteuid():
+        why = f"owned by uid {st.st_uid}, not by us ({os.geteuid()})"
+    elif st.st_mode & 0o022:
+        why = f"writable by others (mode {st.st_mode & 0o7777:o})"
+    else:
+        return path
+    raise NsboxError(f"state directory `{path}`: {why} (set XDG_RUNTIME_DIR or --root)")
 
 
 def _owned_dir(path: str) -> bool:

@@ -254,6 +254,25 @@ def config() -> dict:
     return out
 
 
+def oversized() -> dict:
+    """A request the socket cannot carry, a closed stdio fd: errors naming them, at
+    once, and the pool still serves (not PoolClosed after a wait for the server)."""
+    out = {}
+    with P.Pool(size=1) as pool:
+        r, w = 9999, 9998  # closed: numbers no open file has
+        for name, kw in {"argv": {"argv": ["echo", "x" * 3000000]},
+                         "stdin": {"argv": ["true"], "stdin": r}, "stdout": {"argv": ["true"], "stdout": w}}.items():
+            t = time.monotonic()
+            try:
+                pool.run(**kw)
+                out[name] = ["no error"]
+            except Error as e:
+                out[name] = [type(e).__name__, str(e)]
+            out[name].append(time.monotonic() - t)
+        out["after"] = pool.run(["echo", "ok"], stdout=nsbox.PIPE, text=True).stdout
+    return out
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     print(json.dumps(globals()[name]()), flush=True)

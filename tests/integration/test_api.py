@@ -333,3 +333,47 @@ def test_caller_killed_mid_run_leaves_nothing(runner):
 
 def _ps() -> list[str]:
     return subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout.splitlines()
+
+
+@pytest.mark.root
+def test_uid_4294967295_is_refused_not_left_as_root(root_runner):
+    # (uid_t)-1 means "unchanged" to setresuid(2): asked for that uid, a command
+    # must fail, never run on as root
+    out = api(root_runner, """
+        for kw in ({"user": "4294967295:0"}, {"user": "0:4294967295"}):
+            try:
+                r = nsbox.run(["id", "-u"], stdout=nsbox.PIPE, text=True, **kw)
+                out[kw["user"]] = r.stdout.strip()
+            except nsbox.Error as e:
+                out[kw["user"]] = "refused: " + str(e)
+        try:
+            with nsbox.Pool(size=1, user="4294967295:0") as p:
+                out["pool"] = p.run(["id", "-u"], stdout=nsbox.PIPE, text=True).stdout.strip()
+        except nsbox.Error as e:
+            out["pool"] = "refused: " + str(e)
+    """)
+    for key in ("4294967295:0", "0:4294967295", "pool"):
+        assert out[key].startswith("refused: ") and "4294967295" in out[key], (key, out[key])
+
+
+def test_an_execve_failure_is_an_exec_error(runner):
+    # execve itself fails (E2BIG: one argument over MAX_ARG_STRLEN): the ExecError
+    # must reach the caller, not an OSError from the clean-up after it
+    out = api(runner, """
+        import asyncio
+        big = ["true", "x" * 200000]
+        try:
+            nsbox.run(big)
+            out["run"] = "no error"
+        except Exception as e:
+            out["run"] = [type(e).__name__, str(e), getattr(e, "exit_code", None)]
+        try:
+            asyncio.run(nsbox.arun(big))
+            out["arun"] = "no error"
+        except Exception as e:
+            out["arun"] = [type(e).__name__, str(e), getattr(e, "exit_code", None)]
+        out["after"] = nsbox.run(["true"]).returncode
+    """)
+    for key in ("run", "arun"):
+        assert out[key][0] == "ExecError" and "Argument list too long" in out[key][1], (key, out[key])
+    assert out["after"] == 0

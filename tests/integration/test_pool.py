@@ -184,3 +184,12 @@ def _alive(pid: int) -> bool:
 def _sleepers(args: str) -> list[str]:
     r = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True)
     return [x for x in r.stdout.splitlines() if x.startswith(args)]
+
+
+def test_an_oversized_request_or_a_closed_fd_is_a_config_error(runner):
+    out = scenario(runner, "oversized")
+    assert out["argv"][0] == "ConfigError" and "pool.run: the request" in out["argv"][1], out
+    assert out["stdin"][:2] == ["ConfigError", f"stdin `{out['stdin'][1].split('`')[1]}`: Bad file descriptor"], out
+    assert out["stdout"][0] == "ConfigError" and out["stdout"][1].startswith("stdout `"), out
+    assert all(out[k][-1] < 1.5 for k in ("argv", "stdin", "stdout")), out  # no wait for a "dead" server
+    assert out["after"] == "ok\n", out

@@ -663,3 +663,96 @@ def test_capabilities_that_cannot_be_granted_are_warnings(rc, bundle):
 def test_invalid_hooks_and_oom_score(rc, bundle, edit, path):
     r = rc.run("create", "--bundle", bundle(["true"], edit=edit), unique())
     assert r.returncode == 1 and f"{path}:" in r.stderr
+
+
+def test_a_cgroup_in_use_or_frozen_is_refused_and_left_alone(rc, bundle):
+    # runc's "container's cgroup is not empty": a second container given the first
+    # one's linux.cgroupsPath (or any populated cgroup) must not join it, and its
+    # failure (or a later delete --force) must not kill what runs there
+    cid = unique()
+    b = bundle(["sleep", "60"], cid)
+    rc.run("create", "--bundle", b, cid, check=True)
+    pid = rc.state(cid)["pid"]
+    path = json.load(open(f"{b}/config.json"))["linux"]["cgroupsPath"]
+    cid2 = unique()
+    b2 = bundle(["sleep", "60"], cid2, name="b2", edit=lambda c: c["linux"].update(cgroupsPath=path))
+    r = rc.run("create", "--bundle", b2, cid2)
+    assert r.returncode == 1 and f"cgroup `{path}` is not empty: 1 process(es) found" in r.stderr, r.stderr
+    assert rc.run("delete", "--force", cid2).returncode == 0
+    assert alive(pid) and rc.status(cid) == "created" and cgroup_dirs(path)
+    assert not os.path.exists(f"{rc.root}/containers/{cid2}")
+    rc.run("delete", "--force", cid, check=True)
+    assert not alive(pid) and not cgroup_dirs(path)
+    frozen = f"{path}-frozen"
+    freezer = f"/sys/fs/cgroup/freezer{frozen}"
+    os.makedirs(freezer)
+    try:
+        with open(f"{freezer}/freezer.state", "w") as f:
+            f.write("FROZEN")
+        b3 = bundle(["true"], cid2, name="b3", edit=lambda c: c["linux"].update(cgroupsPath=frozen))
+        r = rc.run("create", "--bundle", b3, cid2)
+        assert r.returncode == 1 and f"cgroup `{frozen}` is frozen" in r.stderr, r.stderr
+        assert os.path.isdir(freezer) and not os.path.exists(f"{rc.root}/containers/{cid2}")
+    finally:
+        with open(f"{freezer}/freezer.state", "w") as f:
+            f.write("THAWED")
+        for d in cgroup_dirs(frozen):
+            os.rmdir(d)
+
+
+def test_uid_4294967295_or_negative_is_refused_not_left_as_root(rc, bundle, tmp_path):
+    # (uid_t)-1 is "unchanged" to setresuid(2)/setresgid(2): the process would stay root
+    cid = unique()
+    b = bundle(["id"], cid, edit=lambda c: c["process"].update(user={"uid": 4294967295, "gid": 4294967295}))
+    r = rc.run("run", "--bundle", b, cid)
+    assert r.returncode != 0 and "uid=0" not in r.stdout and "4294967295" in r.stderr, (r.stdout, r.stderr)
+    rc.run("delete", "--force", cid)
+    cid = unique()
+    b = bundle(["sleep", "60"], cid, name="b2")
+    rc.run("run", "--detach", "--bundle", b, cid, check=True)
+    for user in ({"uid": -1, "gid": 0}, {"uid": 0, "gid": -1}, {"uid": 4294967295, "gid": 0}):
+        (tmp_path / "p.json").write_text(json.dumps({"args": ["id", "-u"], "cwd": "/", "user": user}))
+        r = rc.run("exec", "--process", str(tmp_path / "p.json"), cid)
+        assert r.returncode != 0 and r.stdout.strip() != "0", (user, r.stdout, r.stderr)
+    rc.run("delete", "--force", cid, check=True)
+
+
+def test_start_container_hook_runs_with_the_containers_privileges(rc, bundle, tmp_path):
+    # startContainer's executable is resolved in the container's root (the image's
+    # file): it must run as the container's process would (its user, capabilities,
+    # no_new_privs and cgroup), not with the runtime's full capabilities (an escape)
+    cid = unique()
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    os.chmod(inside, 0o777)
+
+    def edit(cfg):
+        cfg["process"]["noNewPrivileges"] = True
+        cfg["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+            "sh", "-c", "cat /proc/self/status > /hookdir/status; cat /proc/self/cgroup > /hookdir/cgroup; "
+            "ls /proc/self/fd > /hookdir/fds"]}]}
+        cfg["mounts"].append({"destination": "/hookdir", "type": "bind", "source": str(inside),
+                              "options": ["rbind", "rw"]})
+    b = bundle(["sleep", "60"], cid, edit=edit)
+    rc.run("create", "--bundle", b, cid, check=True)
+    pid = rc.state(cid)["pid"]
+    host_dir = os.open("/", os.O_RDONLY)  # a caller's inheritable fd (a shim's, conmon's): not the hook's
+    os.set_inheritable(host_dir, True)
+    try:
+        rc.run("start", cid, check=True, pass_fds=(host_dir,))
+    finally:
+        os.close(host_dir)
+    wait_for(lambda: cmdline(pid) == ["sleep", "60"], what="execve of the user program")
+    assert (inside / "fds").read_text().split() == ["0", "1", "2", "3"]  # (3: ls's own)
+
+    def fields(text):
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
+    hook = fields((inside / "status").read_text())
+    with open(f"/proc/{pid}/status") as f:
+        ctr = fields(f.read())
+    for key in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb", "NoNewPrivs", "Uid", "Gid"):
+        assert hook[key] == ctr[key], (key, hook[key], ctr[key])
+    # in the container's cgroup namespace, its own cgroup is "/" ("/.." was the runtime's)
+    got = (inside / "cgroup").read_text().splitlines()
+    assert [line.split(":", 2)[2] for line in got if ":pids:" in line] == ["/"], got
+    rc.run("delete", "--force", cid, check=True)

@@ -113,3 +113,13 @@ def test_kernel_error_names_op_path_errno():
     e = nsbox.KernelError(2, "mount `proc` to `/proc`", "/proc")
     assert (e.op, e.path, e.errno) == ("mount `proc` to `/proc`", "/proc", 2)
     assert str(e) == "mount `proc` to `/proc`: No such file or directory"
+
+
+def test_a_closed_stdio_fd_is_a_config_error_naming_it():
+    # (it was a KernelError from inside the container's set-up: "container set-up: Bad file descriptor")
+    from nsbox.api.run import _Pipes
+
+    for kw, name in (({"stdin": 9999}, "stdin"), ({"stdout": 9998}, "stdout"), ({"stderr": 9997}, "stderr")):
+        args = {"stdin": None, "stdout": None, "stderr": None, **kw}
+        with pytest.raises(ConfigError, match=rf"^{name} `999\d`: Bad file descriptor$"):
+            _Pipes(None, args["stdin"], args["stdout"], args["stderr"])

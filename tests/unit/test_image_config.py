@@ -96,3 +96,19 @@ def test_bad_credentials_file(home):
         f.write("{not json")
     with pytest.raises(ConfigError, match="auth.json`: unreadable"):
         auth.lookup("reg.example")
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("WorkingDir", 5, "image `x`: WorkingDir: expected a string"),
+    ("WorkingDir", "../../etc", "image `x`: WorkingDir `../../etc`: not an absolute path"),
+    ("User", ["root"], "image `x`: User: expected a string"),
+    ("User", 1000, "image `x`: User: expected a string"),
+    ("StopSignal", 9, "image `x`: StopSignal: expected a string"),
+])
+def test_odd_config_values_name_the_image_and_field(field, value, msg):
+    # a malicious or broken image: a one-line error naming the image's field, not
+    # an internal error (non-strings) nor one about -w/-u the user did not give
+    with pytest.raises(ConfigError, match=msg.replace("(", r"\(").replace("[", r"\[")):
+        apply(RunOptions(image="x"), {"config": {"Cmd": ["sh"], field: value}}, "x")
+    o, _ = apply(RunOptions(image="x", workdir="/w", user="0"), {"config": {"Cmd": ["sh"], "WorkingDir": "rel"}}, "x")
+    assert o.workdir == "/w"  # the user's -w replaces the image's (and its faults)

@@ -220,3 +220,15 @@ def test_zstd_layer(tmp_path):
     with pytest.raises(ConfigError):
         store.ensure_layer(bad, sha(raw + b"x"), "layer")
     assert os.listdir(f"{store.root}/tmp") == []
+
+
+def test_sweep_removes_the_digest_locks_of_what_it_removed(tmp_path):
+    # one empty lock file per digest ever pulled or unpacked: without this they
+    # outlive their blobs and layers (rmi, image prune -a) and accumulate forever
+    store, blob, diff = gz_layer_store(tmp_path, tar_bytes([("f", "file", "x")]))
+    store.ensure_layer(blob, diff, "layer")
+    with store.digest_lock(blob):
+        pass
+    assert sorted(os.listdir(f"{store.root}/locks")) == sorted([blob[7:], diff[7:]])
+    store.sweep()
+    assert os.listdir(f"{store.root}/locks") == [] and os.listdir(f"{store.root}/layers") == []

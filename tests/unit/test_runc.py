@@ -194,3 +194,49 @@ def test_delete_force_removes_a_directory_a_killed_create_left(tmp_path):
         os.makedirs(d)
     remove_abandoned(st, "c1")
     assert not os.path.exists(dead) and os.path.exists(mine) and os.path.exists(other)
+
+
+def test_pid_file_is_not_written_through_a_planted_symlink(tmp_path):
+    # --pid-file in a directory others can write: a symlink planted at the
+    # temporary name must not make us truncate and write its target
+    from nsbox.errors import NsboxError
+    from nsbox.runc.console import write_pid_file
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / f".c.pid.{os.getpid()}").symlink_to(victim)
+    with pytest.raises(NsboxError, match=r"--pid-file .*c\.pid"):
+        write_pid_file(str(tmp_path / "c.pid"), 4242)
+    assert victim.read_text() == "precious\n"
+    assert not (tmp_path / "c.pid").exists()
+    os.unlink(tmp_path / f".c.pid.{os.getpid()}")
+    write_pid_file(str(tmp_path / "c.pid"), 4242)
+    assert (tmp_path / "c.pid").read_text() == "4242"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pid", "victim"]
+
+
+def test_console_socket_with_a_path_longer_than_sun_path(tmp_path):
+    # conmon's and shims' socket paths can pass the 108 bytes of sockaddr_un:
+    # reached through the directory (as /proc/self/fd/N/NAME), else a clear error
+    import socket
+
+    from nsbox.errors import NsboxError
+    from nsbox.runc.console import connect
+
+    deep = tmp_path / ("d" * 100) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = str(deep / "console.sock")
+    assert len(path) > 108
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dfd = os.open(deep, os.O_PATH)
+    try:
+        srv.bind(f"/proc/self/fd/{dfd}/console.sock")
+        srv.listen(1)
+        connect(path).close()
+    finally:
+        os.close(dfd)
+        srv.close()
+    with pytest.raises(NsboxError, match=r"--console-socket `.*/nothing.sock`: No such file or directory"):
+        connect(str(deep / "nothing.sock"))
+    with pytest.raises(NsboxError, match=r"--console-socket `.*`: the socket's name is too long"):
+        connect(str(deep / ("n" * 120)))

@@ -186,3 +186,33 @@ def test_gc_removes_half_written_cache_files(tmp_path):
         open(p, "w").close()
     gc.collect(st)
     assert not os.path.exists(dead) and os.path.exists(mine) and os.path.exists(done)
+
+
+@pytest.mark.parametrize("squat", ["other owner", "world writable", "symlink"])
+def test_a_squatted_tmp_state_root_is_refused(tmp_path, monkeypatch, squat):
+    # rootless without XDG_RUNTIME_DIR the state roots are /tmp/nsbox-UID and
+    # /tmp/nsbox-runc-UID: another user may make them first (with containers/ and
+    # names/ inside) and so plant the state.json whose resources we would release
+    from nsbox.errors import NsboxError
+    from nsbox.runc import store as runc_store
+
+    real = os.geteuid()
+    uid = real + 4000000 if squat == "other owner" or real == 0 else real  # (root's is /run/nsbox)
+    monkeypatch.setattr(S, "TMP_DIR", str(tmp_path))
+    monkeypatch.setattr(os, "geteuid", lambda: uid)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr(runc_store, "rootless", lambda: True)
+    for prefix, default_root in (("nsbox", S.default_root), ("nsbox-runc", runc_store.default_root)):
+        root = tmp_path / f"{prefix}-{uid}"
+        assert default_root() == str(root)  # none yet: ours to make
+        if squat == "symlink":
+            (tmp_path / "elsewhere").mkdir(exist_ok=True)
+            root.symlink_to(tmp_path / "elsewhere")
+        else:
+            (root / "containers").mkdir(parents=True)
+            (root / "names").mkdir()
+            os.chmod(root, 0o777 if squat == "world writable" else 0o700)
+        if squat != "other owner" and real == 0:
+            os.lchown(root, uid, -1)  # ours, as the faked uid sees it
+        with pytest.raises(NsboxError, match=rf"state directory `{root}`: .*(set XDG_RUNTIME_DIR or --root)"):
+            default_root()
