@@ -40,6 +40,13 @@ def _stale_cache_files(store: S.Store) -> None:
                 pass
 
 
+def _has_entries(path: str) -> bool:
+    try:
+        return bool(os.listdir(path))
+    except OSError:
+        return False
+
+
 def collect(store: S.Store) -> list[str]:
     """Clean up after dead owners; returns what was collected (for -v output)."""
     _stale_cache_files(store)
@@ -86,7 +93,7 @@ def collect(store: S.Store) -> list[str]:
         finally:
             c.unlock()
     _stale_names(store)
-    if os.path.isdir(f"{store.root}/pools"):  # nsbox.Pool servers that died (nsbox/pool/gc.py)
+    if _has_entries(f"{store.root}/pools"):  # nsbox.Pool servers that died (nsbox/pool/gc.py)
         from ..pool.gc import collect_pools
 
         done += collect_pools(store)
