@@ -1,9 +1,8 @@
 """The engine's entry point for a loaded Spec: make the container, leave it created.
 
-Until the engine takes a Spec itself (the library issue's ``prepare`` from a
-Spec), this is the same sequence as runtime/run.py ``prepare`` without
-nsbox's options: state directory (owner.lock held) -> launch plan -> security
--> ``create`` (cgroup recorded before it exists, the stages forked, init
+The bundle's spec goes to the engine's own entry (runtime/engine.py prepare, the
+one ``nsbox run`` ends in too): state directory (owner.lock held) -> launch plan
+-> security -> ``create`` (cgroup recorded before it exists, the stages forked, init
 waiting on the exec fifo).  Nothing here prints or exits.
 
 The container outlives us: init is not killed with its parent
@@ -90,11 +89,8 @@ def refuse_used_cgroup(path: str) -> None:
 
 
 def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> Created:
-    from ..kernel.fs import O_PATH
-    from ..runtime.create import Created
-    from ..runtime.launch import Launch
-    from ..runtime.plan import make_plan
-    from ..runtime.security import prepare as prepare_security
+    from .. import jsonio
+    from ..runtime.engine import prepare as prepare_engine
     from .store import rootless as is_rootless
 
     rootless = is_rootless()
@@ -103,30 +99,17 @@ def prepare(store: S.Store, cid: str, spec: model.Spec, opts: CreateOptions) -> 
         c.init_state(persist=True, bundle=opts.bundle, annotations=dict(spec.annotations),
                      rootfs=spec.root.path if spec.root else "", rootless=rootless,
                      ownerName=_user_name())
-        from .. import jsonio
-
         jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())  # what exec reads
-        linux = spec.linux or model.Linux()
-        from ..cgroups.detect import detect
-
-        layout = detect()
-        layout.cgroupns = linux.namespace("cgroup") is not None  # else /sys/fs/cgroup binds its own cgroup
-        new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
-        plan = make_plan(spec, new_userns=new_userns, rootless=rootless,
-                         cgroup_ns=linux.namespace("cgroup") is not None)
-        os.mkfifo(c.fifo, 0o622)
-        os.chmod(c.fifo, 0o622)
-        fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
-        launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=rootless, die_with_parent=False, layout=layout)
-        launch.register_netns = False  # the caller names network namespaces, not us
-        launch.preserve_fds = opts.preserve_fds
-        prepare_security(launch, f"{store.root}/seccomp")
-        created = Created(c, launch)
-        created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
+        # init is not killed with us: the container outlives nsbox-runc create
+        created = prepare_engine(c, spec, f"{store.root}/seccomp", rootless=rootless, die_with_parent=False,
+                                 cgroup=True)
+        created.launch.register_netns = False  # the caller names network namespaces, not us
+        created.launch.preserve_fds = opts.preserve_fds
+        plan = created.launch.plan
         if any(step.idmap is not None for step in plan.mounts):
             from ..runtime.idmap import prepare as prepare_idmaps
 
-            prepare_idmaps(plan, linux, rootless, created.undo)
+            prepare_idmaps(plan, spec.linux or model.Linux(), rootless, created.undo)
         return created
     except BaseException:
         c.release_ownership()

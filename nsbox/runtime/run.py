@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 
 from ..errors import NsboxError
-from ..spec import model
 from ..trace import mark
 from . import state as S
 from .create import Created, create, start  # noqa: F401 - start: one import for the front ends
@@ -55,8 +54,6 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
     """Make the container directory, its root filesystem, spec and launch plan."""
     from ..image.rootfs import prepare as prepare_rootfs
     from ..specgen.builder import Host, build, id_maps, namespaces
-    from .launch import Launch
-    from .plan import make_plan
 
     cid = cid or new_id()
     if opts.name:
@@ -83,27 +80,9 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         from ..net.spec import write_files
 
         write_files(spec, c.path, owner)  # /etc/hostname, hosts, resolv.conf bind-mounted from here
-        linux = spec.linux or model.Linux()
-        layout = None
-        if linux.cgroups_path or linux.namespace("cgroup") is not None:
-            from ..cgroups.detect import detect
+        from .engine import prepare as prepare_engine
 
-            layout = detect()
-        new_userns = any(n.type == "user" and not n.path for n in linux.namespaces)
-        plan = make_plan(spec, new_userns=new_userns, rootless=host.rootless,
-                         cgroup_ns=linux.namespace("cgroup") is not None)
-        os.mkfifo(c.fifo, 0o622)
-        os.chmod(c.fifo, 0o622)  # (umask): the container's user, whoever it is, opens it to start
-        if owner is not None:
-            os.chown(c.fifo, owner[0], owner[1])
-        from ..kernel.fs import O_PATH
-
-        fifo_fd = os.open(c.fifo, O_PATH | os.O_CLOEXEC)
-        launch = Launch(spec, plan, fifo_fd=fifo_fd, rootless=host.rootless, layout=layout)
-        from .security import prepare as prepare_security
-
-        prepare_security(launch, f"{store.root}/seccomp")
-        created = Created(c, launch)
+        created = prepare_engine(c, spec, f"{store.root}/seccomp", rootless=host.rootless, owner=owner)
 
         def write_config() -> None:
             from .. import jsonio
@@ -111,7 +90,6 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
             jsonio.write_atomic(f"{c.path}/config.json", spec.to_json())
 
         created.while_init_works.append(write_config)
-        created.undo.push("close the exec fifo", lambda: os.close(fifo_fd))
         return created
     except BaseException:
         c.remove_dir()
