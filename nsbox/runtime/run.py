@@ -92,6 +92,7 @@ def prepare(opts: RunOptions, store: S.Store, *, detached: bool, auto_remove: bo
         created.while_init_works.append(write_config)
         return created
     except BaseException:
+        c.release_ownership()  # (a caller that lives on, the API, must not keep owner.lock open)
         c.remove_dir()
         raise
 

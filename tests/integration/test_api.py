@@ -245,12 +245,14 @@ def test_bad_input_is_a_config_error(runner):
                  dict(env=[object()]), dict(read_only="yes"), dict(network="nonsense"), dict(tmpfs={"rel": ""}),
                  dict(ulimits={"nofile": (10, 5)}), dict(cap_add=["NOT_A_CAP"])]
         out["errors"] = []
+        fds = sorted(os.listdir("/proc/self/fd"))
         for kw in cases:
             try:
                 nsbox.run(["true"], **kw)
                 out["errors"].append(None)
             except nsbox.ConfigError as e:
                 out["errors"].append(str(e))
+        out["fds"] = sorted(os.listdir("/proc/self/fd")) == fds
         try:
             nsbox.run(["true"], memroy="1g")
         except TypeError as e:
@@ -269,6 +271,7 @@ def test_bad_input_is_a_config_error(runner):
         assert err.startswith(kw), err
         assert value in err, err
         assert "--" not in err.split(":")[0], err
+    assert out["fds"], "a refused run left a descriptor open in the caller"
     assert out["typo"] == "nsbox.run() got an unexpected keyword argument 'memroy'"
     assert "argv" in out["argv"] and "echo hi" in out["argv"]
     assert not leftovers(runner.root)
