@@ -9,12 +9,10 @@ the directory.  Called by runtime.gc.collect (every nsbox command) and Pool().
 
 from __future__ import annotations
 
-import _signal
 import os
 
-from .. import procfs
-from ..runtime import resources
 from ..runtime import state as S
+from ..runtime.gc import kill_and_release
 
 
 def collect_pools(store: S.Store) -> list[str]:
@@ -32,14 +30,7 @@ def collect_pools(store: S.Store) -> list[str]:
             st = c.read()
         except Exception:  # noqa: BLE001 - a corrupt state file: remove what we can
             st = {}
-        pid = int(st.get("pid") or 0)
-        if pid and procfs.alive(pid, st.get("pidStart")):
-            try:
-                os.kill(pid, _signal.SIGKILL)
-            except OSError:
-                pass
-        errors = resources.release_all(st.get("resources", []))
-        if errors:
+        if kill_and_release(st):
             continue  # e.g. a cgroup still emptying: the next collection retries
         try:
             S.rmtree(c.path)

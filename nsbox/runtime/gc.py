@@ -100,19 +100,25 @@ def collect(store: S.Store) -> list[str]:
     return done
 
 
+def kill_and_release(st: dict) -> list[str]:
+    """SIGKILL the recorded process (if it is still the one recorded: its start
+    time) and release every recorded resource; the release errors."""
+    pid = int(st.get("pid") or 0)
+    if pid and procfs.alive(pid, st.get("pidStart")):
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except OSError:
+            pass
+    return resources.release_all(st.get("resources", []))
+
+
 def reap(c: S.Container, exit_code: int | None = None, reason: str | None = None) -> None:
     """Kill the container's processes, release its resources, record or remove it.
 
     Called by GC (``exit_code`` None: the supervisor died) and by the supervisor
     itself once the container's init exited (its status and ``reason``)."""
     st = c.state
-    pid = st.get("pid", 0)
-    if pid and procfs.alive(pid, st.get("pidStart")):
-        try:
-            os.kill(pid, _signal.SIGKILL)
-        except OSError:
-            pass
-    errors = resources.release_all(st.get("resources", []))
+    errors = kill_and_release(st)
     code = st.get("exitCode", 137) if exit_code is None else exit_code
     if st.get("status") != S.STOPPED:
         c.record_exit_code(code)  # before any removal: `nsbox wait` reads it
